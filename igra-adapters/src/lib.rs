@@ -1,0 +1,9 @@
+//! Runtimes around [`igra_proto`]: the pieces that do I/O so that the core never has to.
+//!
+//! This crate will hold (issue 7 of the tracker): TCP transport for tokio and smol sharing one framing
+//! and backoff implementation, LMDB storage through heed with group commit, the Kaspa wRPC client, the
+//! HTTP API, configuration and the encrypted keystore, and the `igra` binary. It keeps no protocol logic:
+//! every decision is made by `igra_proto` and this crate only carries bytes, time and durability to and
+//! from it.
+//!
+//! Nothing is implemented here yet; the crate exists so that the workspace has its final shape.

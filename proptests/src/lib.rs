@@ -1,0 +1,2 @@
+//! Property suites over `igra-proto`. The properties live in `tests/`; this library holds the
+//! proptest strategies they share.
