@@ -168,8 +168,10 @@ impl Rejection {
         match self {
             Self::WrongGroup { sender, .. }
             | Self::Stale { sender, .. }
-            | Self::FromFuture { sender, .. } => Some(*sender),
-            Self::StaleEpoch(sender) | Self::Replayed(sender) | Self::RateLimited(sender) => Some(*sender),
+            | Self::FromFuture { sender, .. }
+            | Self::StaleEpoch(sender)
+            | Self::Replayed(sender)
+            | Self::RateLimited(sender) => Some(*sender),
             Self::Decode(_) | Self::UnknownSender(_) | Self::OwnIndex | Self::BadSignature(_) => None,
         }
     }
