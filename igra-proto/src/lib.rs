@@ -61,6 +61,7 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)
 )]
+#![warn(clippy::alloc_instead_of_core)]
 
 extern crate alloc;
 
