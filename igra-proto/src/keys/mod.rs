@@ -3,7 +3,7 @@
 //!
 //! A member has an **identity key** (Ed25519) that signs envelopes and votes, and a **signing key**
 //! (secp256k1, BIP340 x-only) whose Schnorr signatures spend from the group's multisig script. Both derive
-//! from one BIP39 mnemonic (see [`derive`] for the paths). The core only ever signs through the
+//! from one BIP39 mnemonic (see [`derive`](mod@derive) for the paths). The core only ever signs through the
 //! [`Signer`] trait so that a remote signer or an HSM can stand in for the in-process [`LocalSigner`].
 
 pub mod derive;
@@ -174,7 +174,7 @@ impl LocalSigner {
     }
 
     /// A signer from a BIP39 English mnemonic and optional passphrase, deriving both keys at the paths
-    /// documented in [`derive`].
+    /// documented in [`derive`](mod@derive).
     pub fn from_mnemonic(phrase: &str, passphrase: &str) -> Result<Self, KeyError> {
         let seed = derive::seed_from_mnemonic(phrase, passphrase)?;
         let signing = derive::secp256k1_from_seed(&seed[..], derive::SIGNING_KEY_PATH)?;
