@@ -14,6 +14,10 @@ pub enum Domain {
     Envelope,
     /// The bytes a vote signature covers.
     Vote,
+    /// A transaction template's identity.
+    Template,
+    /// The order in which the template builder considers UTXOs.
+    InputOrder,
 }
 
 impl Domain {
@@ -23,6 +27,8 @@ impl Domain {
             Self::GroupId => "igra 2026-11 group id v1",
             Self::Envelope => "igra 2026-11 envelope v1",
             Self::Vote => "igra 2026-11 vote v1",
+            Self::Template => "igra 2026-11 template v1",
+            Self::InputOrder => "igra 2026-11 input order v1",
         }
     }
 }

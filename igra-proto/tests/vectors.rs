@@ -14,7 +14,7 @@ const MNEMONICS: [&str; 3] = [
 ];
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 #[test]
