@@ -1,0 +1,331 @@
+//! Writes the seed corpus of the fuzz targets into `corpus/frame/` and `corpus/body/`.
+//!
+//! Not a fuzz target. Run it from `fuzz/` with `cargo run --example gen_corpus` after a wire change and
+//! commit what changed. The output is deterministic (Ed25519 and the fixed BIP340 aux randomness are),
+//! so an unchanged wire format rewrites identical files. It only (over)writes its own file names, so a
+//! reproducer added to a corpus by hand stays; delete stale names by hand.
+//!
+//! * `body/`: every [`Body`] variant in several shapes, encoded as `kind ‖ postcard`, plus malformed ones.
+//! * `frame/`: the same bodies sealed by members of the `frame` target's group at the wall-clock time
+//!   its gate runs at, so they pass every check, plus frames that each fail one check. Every seed is
+//!   opened here with the target's gate and must meet the verdict its name gives.
+
+use std::fs;
+use std::path::Path;
+
+use igra_fuzz::{NOW, RECEIVER, WALL, gate, group, signer};
+use igra_proto::envelope::{SIGNATURE_BYTES, UnverifiedFrame};
+use igra_proto::wire::{
+    CertificateMessage, CompletionMessage, DigestEntry, DigestMessage, EndedEntry, EndedOutcome,
+    EventAnnouncement, LockSummary, MAX_MESSAGE_BYTES, PartialSignature, RequestItem, RequestMessage,
+    SignatureSetMessage, TemplateMessage, TemplateSigners, VoteMessage,
+};
+use igra_proto::{
+    Body, EventId, GroupConfig, MemberIndex, MemberSet, MessageKind, QuorumCertificate, Sealer, SignedVote,
+    Signer, TemplateHash, TransactionId, UnixMs, Vote,
+};
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let bodies = bodies();
+    for kind in MessageKind::ALL {
+        assert!(bodies.iter().any(|(_, b)| b.kind() == kind), "no seed body of kind {kind:?}");
+    }
+
+    let mut body_seeds: Vec<(String, Vec<u8>)> =
+        bodies.iter().map(|(name, body)| ((*name).to_owned(), encode(body))).collect();
+    body_seeds.extend(malformed_bodies(&bodies));
+    for (name, bytes) in &body_seeds {
+        let decoded = Body::decode(bytes);
+        assert_eq!(decoded.is_ok(), !name.starts_with("bad-"), "body seed {name}: {decoded:?}");
+    }
+    write_all(&root.join("body"), &body_seeds);
+
+    let frame_seeds = frames(&bodies);
+    for (name, bytes) in &frame_seeds {
+        let verdict = gate().open(NOW, WALL, bytes).map_err(|r| r.reason());
+        match name.strip_prefix("reject-") {
+            None => assert!(verdict.is_ok(), "frame seed {name} was rejected: {verdict:?}"),
+            Some(rest) => {
+                let reason = verdict.expect_err(name);
+                assert!(rest.starts_with(&reason.name().replace('_', "-")), "{name}: {reason:?}");
+            }
+        }
+    }
+    write_all(&root.join("frame"), &frame_seeds);
+}
+
+fn write_all(dir: &Path, seeds: &[(String, Vec<u8>)]) {
+    fs::create_dir_all(dir).expect("create corpus dir");
+    for (name, bytes) in seeds {
+        fs::write(dir.join(name), bytes).expect("write seed");
+    }
+    println!("{}: {} seeds", dir.display(), seeds.len());
+}
+
+fn encode(body: &Body) -> Vec<u8> {
+    let mut out = Vec::new();
+    body.encode_into(&mut out).expect("seed bodies encode");
+    out
+}
+
+fn bytes<T: TryFrom<Vec<u8>>>(len: usize, fill: u8) -> T
+where
+    T::Error: std::fmt::Debug,
+{
+    T::try_from((0..=u8::MAX).cycle().take(len).map(|i| fill ^ i).collect()).expect("within bound")
+}
+
+/// Every body variant, in the shapes worth seeding: empty and full optional fields and collections.
+#[allow(clippy::too_many_lines)] // a table of seeds
+fn bodies() -> Vec<(&'static str, Body)> {
+    let group = group();
+    let event_id = EventId([0x11; 32]);
+    let template_hash = TemplateHash([0x22; 32]);
+    let vote = Vote { event_id, epoch: 0, round: 1, template_hash };
+    let sign =
+        |voter: u8| SignedVote::sign(vote, MemberIndex(voter), group.id(), &signer(voter)).expect("sign");
+    let votes: Vec<SignedVote> = [0, 2, 4].into_iter().map(sign).collect();
+    let certificate = QuorumCertificate::from_votes(&votes).expect("a quorum of distinct votes");
+    assert!(certificate.verify(group).is_ok(), "the seed certificate verifies");
+    let partial = |input_index: u16, member: u8| PartialSignature {
+        input_index,
+        signer: MemberIndex(member),
+        signature: signer(member)
+            .sign_schnorr(&[input_index.to_le_bytes()[0]; 32], &[0x5a; 32])
+            .expect("schnorr"),
+    };
+    let signers = |members: &[u8]| {
+        let mut set = MemberSet::default();
+        for &m in members {
+            set.insert(MemberIndex(m));
+        }
+        set
+    };
+
+    vec![
+        ("event", Body::Event(EventAnnouncement { event: bytes(96, 0x31) })),
+        ("event-empty", Body::Event(EventAnnouncement { event: bytes(0, 0) })),
+        ("vote-bare", Body::Vote(VoteMessage { vote: votes[0], lock: None, template: None, event: None })),
+        (
+            "vote-with-lock",
+            Body::Vote(VoteMessage {
+                vote: votes[1],
+                lock: Some(certificate.clone()),
+                template: None,
+                event: None,
+            }),
+        ),
+        (
+            "vote-with-template-and-event",
+            Body::Vote(VoteMessage {
+                vote: votes[2],
+                lock: Some(certificate.clone()),
+                template: Some(bytes(128, 0x42)),
+                event: Some(bytes(64, 0x31)),
+            }),
+        ),
+        (
+            "certificate",
+            Body::Certificate(CertificateMessage { certificate: certificate.clone(), template: None }),
+        ),
+        (
+            "certificate-with-template",
+            Body::Certificate(CertificateMessage {
+                certificate: certificate.clone(),
+                template: Some(bytes(128, 0x42)),
+            }),
+        ),
+        (
+            "signatures",
+            Body::Signatures(SignatureSetMessage {
+                event_id,
+                epoch: 0,
+                template_hash,
+                certificate: None,
+                signatures: vec![partial(0, 0), partial(1, 0), partial(0, 3)]
+                    .try_into()
+                    .expect("within bound"),
+            }),
+        ),
+        (
+            "signatures-with-certificate",
+            Body::Signatures(SignatureSetMessage {
+                event_id,
+                epoch: 7,
+                template_hash,
+                certificate: Some(certificate),
+                signatures: vec![partial(300, 4)].try_into().expect("within bound"),
+            }),
+        ),
+        (
+            "signatures-empty",
+            Body::Signatures(SignatureSetMessage {
+                event_id,
+                epoch: 0,
+                template_hash,
+                certificate: None,
+                signatures: Vec::new().try_into().expect("within bound"),
+            }),
+        ),
+        (
+            "digest",
+            Body::Digest(DigestMessage {
+                active: vec![
+                    DigestEntry {
+                        event_id,
+                        epoch: 0,
+                        round: 3,
+                        lock: Some(LockSummary { round: 2, template_hash }),
+                        signers: vec![TemplateSigners { template_hash, signers: signers(&[0, 2, 4]) }]
+                            .try_into()
+                            .expect("within bound"),
+                    },
+                    DigestEntry {
+                        event_id: EventId([0x12; 32]),
+                        epoch: 1,
+                        round: 0,
+                        lock: None,
+                        signers: Vec::new().try_into().expect("within bound"),
+                    },
+                ]
+                .try_into()
+                .expect("within bound"),
+                ended: vec![
+                    EndedEntry {
+                        event_id: EventId([0x13; 32]),
+                        epoch: 0,
+                        outcome: EndedOutcome::Confirmed { transaction_id: TransactionId([0x33; 32]) },
+                    },
+                    EndedEntry { event_id: EventId([0x14; 32]), epoch: 2, outcome: EndedOutcome::Abandoned },
+                    EndedEntry { event_id: EventId([0x15; 32]), epoch: 1, outcome: EndedOutcome::Dead },
+                ]
+                .try_into()
+                .expect("within bound"),
+            }),
+        ),
+        (
+            "digest-empty",
+            Body::Digest(DigestMessage {
+                active: Vec::new().try_into().expect("within bound"),
+                ended: Vec::new().try_into().expect("within bound"),
+            }),
+        ),
+        (
+            "request",
+            Body::Request(RequestMessage {
+                items: vec![
+                    RequestItem::Event { event_id },
+                    RequestItem::Votes { event_id, epoch: 0, round: 1 },
+                    RequestItem::Certificate { event_id, epoch: 0 },
+                    RequestItem::Template { template_hash },
+                    RequestItem::Signatures { event_id, epoch: 0, template_hash, signers: signers(&[1, 3]) },
+                ]
+                .try_into()
+                .expect("within bound"),
+            }),
+        ),
+        (
+            "completion",
+            Body::Completion(CompletionMessage {
+                event_id,
+                epoch: 0,
+                template_hash,
+                transaction_id: TransactionId([0x33; 32]),
+            }),
+        ),
+        ("template", Body::Template(TemplateMessage { template: bytes(200, 0x42) })),
+    ]
+}
+
+/// Encodings `Body::decode` must refuse, each named `bad-…` after why.
+fn malformed_bodies(bodies: &[(&'static str, Body)]) -> Vec<(String, Vec<u8>)> {
+    let find = |name: &str| encode(&bodies.iter().find(|(n, _)| *n == name).expect("known seed").1);
+    let vote = find("vote-with-template-and-event");
+    let mut trailing = find("completion");
+    trailing.push(0);
+    let mut unknown_kind = find("completion");
+    unknown_kind[0] = 0;
+    let mut bad_option_tag = find("vote-bare");
+    let last = bad_option_tag.len() - 1;
+    bad_option_tag[last] = 2; // the `event` option's tag
+    // An empty signature set whose length prefix (its last byte) claims 65535 signatures instead.
+    let mut too_many_signatures = find("signatures-empty");
+    too_many_signatures.pop();
+    too_many_signatures.extend_from_slice(&[0xff, 0xff, 0x03]);
+    vec![
+        ("bad-empty".into(), Vec::new()),
+        ("bad-unknown-kind-0".into(), unknown_kind),
+        ("bad-unknown-kind-9".into(), vec![9]),
+        ("bad-truncated-vote".into(), vote[..vote.len() / 2].to_vec()),
+        ("bad-trailing-byte".into(), trailing),
+        ("bad-option-tag".into(), bad_option_tag),
+        ("bad-event-length-over-bound".into(), vec![MessageKind::Event as u8, 0x81, 0x80, 0x01]),
+        ("bad-varint-overlong".into(), vec![MessageKind::Event as u8, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+        ("bad-signatures-over-bound".into(), too_many_signatures),
+    ]
+}
+
+/// Sealed frames: every body from member 0, a few from other members, and frames that fail one check
+/// each (named `reject-<reason>-…`).
+fn frames(bodies: &[(&'static str, Body)]) -> Vec<(String, Vec<u8>)> {
+    let group = group();
+    let seal = |from: u8, at: UnixMs, body: &Body| {
+        Sealer::new(group, MemberIndex(from), 1).seal(&signer(from), at, body).expect("seal")
+    };
+    let body = |name: &str| &bodies.iter().find(|(n, _)| *n == name).expect("known seed").1;
+
+    let mut out: Vec<(String, Vec<u8>)> =
+        bodies.iter().map(|(name, b)| (format!("{name}-from-0"), seal(0, WALL, b))).collect();
+    for (from, name) in [(2, "completion"), (3, "vote-with-lock"), (4, "digest"), (2, "request")] {
+        out.push((format!("{name}-from-{from}"), seal(from, WALL, body(name))));
+    }
+    // Within the freshness window, at both ends.
+    out.push(("completion-from-3-old".into(), seal(3, UnixMs(WALL.0 - 59_000), body("completion"))));
+    out.push(("completion-from-4-ahead".into(), seal(4, UnixMs(WALL.0 + 9_000), body("completion"))));
+
+    let completion = seal(0, WALL, body("completion"));
+    let signed_len = completion.len() - SIGNATURE_BYTES;
+    let kind_at = signed_len - encode(body("completion")).len();
+    let mut flipped = completion.clone();
+    flipped[kind_at + 5] ^= 1;
+    let mut unknown_kind = completion.clone();
+    unknown_kind[kind_at] = 0x7f;
+    let mut version = completion.clone();
+    version[0] = 2;
+    let mut trailing = completion.clone();
+    trailing.insert(signed_len, 0);
+    let stranger = Sealer::new(group, MemberIndex(7), 1).seal(&signer(0), WALL, body("completion"));
+    let other_group = GroupConfig { policy_version: group.policy_version() + 1, ..group.config().clone() }
+        .validate()
+        .expect("the next policy version of the group is valid");
+    let wrong_group = Sealer::new(&other_group, MemberIndex(0), 1).seal(&signer(0), WALL, body("completion"));
+    // The right version byte, then noise: past the version check, into the header decoder.
+    let garbage: Vec<u8> = std::iter::once(1)
+        .chain((0u32..160).map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0]))
+        .collect();
+
+    out.extend([
+        ("reject-own-index".into(), seal(RECEIVER.0, WALL, body("completion"))),
+        ("reject-unknown-sender-7".into(), stranger.expect("seal")),
+        ("reject-bad-signature-flipped-bit".into(), flipped),
+        ("reject-wrong-group".into(), wrong_group.expect("seal")),
+        ("reject-stale".into(), seal(0, UnixMs(WALL.0 - 61_000), body("completion"))),
+        ("reject-from-future".into(), seal(0, UnixMs(WALL.0 + 11_000), body("completion"))),
+        ("reject-unsupported-version".into(), version),
+        ("reject-unknown-kind".into(), unknown_kind),
+        ("reject-malformed-trailing-byte".into(), trailing),
+        ("reject-malformed-truncated".into(), completion[..completion.len() / 2].to_vec()),
+        ("reject-malformed-empty".into(), Vec::new()),
+        ("reject-unknown-kind-noise-after-version".into(), garbage),
+    ]);
+    // Only the seeds named after a decoding failure fail to decode (signature unchecked).
+    for (name, bytes) in &out {
+        let decodes = UnverifiedFrame::decode(bytes, MAX_MESSAGE_BYTES).is_ok();
+        let undecodable = ["malformed", "unknown-kind", "unsupported-version"]
+            .iter()
+            .any(|reason| name.starts_with(&format!("reject-{reason}")));
+        assert_eq!(decodes, !undecodable, "frame seed {name}");
+    }
+    out
+}
