@@ -85,7 +85,8 @@ fn plurality(script_len: usize) -> u128 {
 /// With `C = 10^12`, each output of value `v` and plurality `p` weighs `⌊C·p²/v⌋`. When there is one
 /// output, or one input, or two of each (counted in pluralities), the relaxed formula applies:
 /// `max(0, Σ outputs ⌊C·p²/v⌋ − Σ inputs ⌊C·p²/a⌋)`. Otherwise the inputs count at their mean value:
-/// `max(0, Σ outputs ⌊C·p²/v⌋ − |I|·⌊C/⌊Σ a/|I|⌋⌋)`. A zero value or amount has no finite weight.
+/// `max(0, Σ outputs ⌊C·p²/v⌋ − |I|·⌊C/max(1, ⌊Σ a/|I|⌋)⌋)`, `|I|` counted in pluralities. A zero value or
+/// amount has no finite weight (`None`), and so has a transaction without inputs on the general path.
 pub fn storage_mass(entries: &[UtxoEntry], outputs: &[TransactionOutput]) -> Option<u64> {
     let c = STORAGE_MASS_PARAMETER;
     let mut outs_plurality: u128 = 0;
@@ -104,7 +105,9 @@ pub fn storage_mass(entries: &[UtxoEntry], outputs: &[TransactionOutput]) -> Opt
         sum_ins += u128::from(entry.amount);
         harmonic_ins = harmonic_ins.checked_add((c * p * p).checked_div(u128::from(entry.amount))?)?;
     }
-    let relaxed = outs_plurality == 1 || ins_plurality == 1 || (outs_plurality == 2 && ins_plurality == 2);
+    // As the node decides it: one output, or at most two inputs counting one or two (with two outputs).
+    let relaxed = outs_plurality == 1
+        || (entries.len() <= 2 && (ins_plurality == 1 || (outs_plurality == 2 && ins_plurality == 2)));
     let subtrahend = if relaxed {
         harmonic_ins
     } else {

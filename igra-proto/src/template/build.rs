@@ -230,39 +230,39 @@ impl<'r, 'a> Selection<'r, 'a> {
         let without_change = self.transaction(&[amount]);
         // The smallest shape must fit the mass and fee limits; more inputs only make it bigger.
         let fee_without = self.fee(&without_change, rate)?;
-        // The shape with change may not fit even when the smaller one does: then change is folded.
-        let fee_with = self.fee(&with_change, rate).ok();
+        // The shape with a change output may not fit even when the smaller one does.
+        let with = self.report(&with_change)?;
+        let fee_with = with.fee_mass().saturating_mul(rate);
+        let with_fits = self.fee(&with_change, rate);
         let Some(left) = self.total.checked_sub(amount) else {
             return Ok(Err(Shortfall::Funds { needed: amount.saturating_add(fee_without) }));
         };
         let (pay, change, fee) = match policy.fee_mode {
-            super::FeeMode::GroupPays => match fee_with {
-                Some(fw) if left >= fw.saturating_add(policy.min_change) => (amount, left - fw, fw),
-                _ if left >= fee_without && left <= policy.max_fee => (amount, 0, left),
-                None if left > policy.max_fee => {
-                    // Change would be created, but its output pushes the fee above the cap.
-                    return Err(BuildError::FeeAboveCap {
-                        fee: policy.max_fee.saturating_add(1),
-                        cap: policy.max_fee,
-                    });
+            super::FeeMode::GroupPays => {
+                if left >= fee_with.saturating_add(policy.min_change) {
+                    with_fits?;
+                    (amount, left - fee_with, fee_with)
+                } else if left >= fee_without && left <= policy.max_fee {
+                    // Change too small to keep: it goes to the fee.
+                    (amount, 0, left)
+                } else {
+                    return Ok(Err(Shortfall::Funds { needed: amount.saturating_add(fee_with) }));
                 }
-                _ => {
-                    let fee = fee_with.unwrap_or(fee_without);
-                    return Ok(Err(Shortfall::Funds { needed: amount.saturating_add(fee) }));
-                }
-            },
+            }
             super::FeeMode::RecipientPays => {
                 if amount <= fee_without {
                     return Err(BuildError::AmountBelowFee { amount, fee: fee_without });
                 }
-                match fee_with {
-                    Some(fw) if left >= policy.min_change && amount > fw => (amount - fw, left, fw),
-                    _ if fee_without.saturating_add(left) <= policy.max_fee => {
-                        (amount - fee_without, 0, fee_without + left)
+                if left >= policy.min_change {
+                    with_fits?;
+                    if amount <= fee_with {
+                        return Err(BuildError::AmountBelowFee { amount, fee: fee_with });
                     }
-                    _ => {
-                        return Ok(Err(Shortfall::Funds { needed: amount.saturating_add(policy.min_change) }));
-                    }
+                    (amount - fee_with, left, fee_with)
+                } else if fee_without.saturating_add(left) <= policy.max_fee {
+                    (amount - fee_without, 0, fee_without + left)
+                } else {
+                    return Err(BuildError::FeeAboveCap { fee: fee_without + left, cap: policy.max_fee });
                 }
             }
         };

@@ -6,9 +6,9 @@
 //! v1"`) of its postcard encoding. Because multisig signature scripts have a fixed length, the final
 //! size, masses and fee of the signed transaction are known exactly before anyone signs.
 //!
-//! * [`build`]: the deterministic builder (protocol brief section 4);
-//! * [`validate`]: the check every voter and signer runs, independent of its own UTXO view;
-//! * [`sign`]: per-input signatures, verification of a member's signatures, and finalization.
+//! * [`build`](mod@build): the deterministic builder (protocol brief section 4);
+//! * [`validate`](mod@validate): the check every voter and signer runs, independent of its own UTXO view;
+//! * [`sign`](mod@sign): per-input signatures, verification of a member's signatures, and finalization.
 
 pub mod build;
 pub mod sign;
@@ -89,13 +89,35 @@ impl Default for TemplatePolicy {
 }
 
 impl TemplatePolicy {
-    /// The fee rate of `round`: the round-0 rate plus `feerate_step_percent` of it per round, saturating.
+    /// The fee rate of `round` in sompi per gram: the round-0 rate plus `feerate_step_percent` of it per
+    /// round, never below the relay floor, saturating.
     pub fn feerate(&self, round: u32) -> u64 {
-        let step = u128::from(self.feerate_sompi_per_gram)
-            * u128::from(self.feerate_step_percent)
-            * u128::from(round)
-            / 100;
-        u64::try_from(u128::from(self.feerate_sompi_per_gram) + step).unwrap_or(u64::MAX)
+        let base = self.base_feerate();
+        let step = u128::from(base) * u128::from(self.feerate_step_percent) * u128::from(round) / 100;
+        u64::try_from(u128::from(base) + step).unwrap_or(u64::MAX)
+    }
+
+    fn base_feerate(&self) -> u64 {
+        self.feerate_sompi_per_gram.max(crate::kaspa::mass::MIN_RELAY_FEE_SOMPI_PER_GRAM)
+    }
+
+    /// The highest rate on the ladder that is at most `rate`.
+    pub(crate) fn ladder_rate_at_most(&self, rate: u64) -> Option<u64> {
+        let base = self.base_feerate();
+        if rate < base {
+            return None;
+        }
+        let per_round = u128::from(base) * u128::from(self.feerate_step_percent);
+        if per_round == 0 {
+            return Some(base);
+        }
+        // feerate(r) = base + floor(per_round * r / 100): solve for r, then step back over the rounding.
+        let guess = (u128::from(rate - base) * 100 / per_round).min(u128::from(u32::MAX));
+        let guess = u32::try_from(guess).unwrap_or(u32::MAX);
+        [guess.saturating_add(1), guess, guess.saturating_sub(1)]
+            .into_iter()
+            .map(|r| self.feerate(r))
+            .find(|&f| f <= rate)
     }
 }
 
@@ -151,7 +173,7 @@ impl Template {
     }
 
     /// Decodes a template from its wire encoding. Decoding says nothing about validity: run
-    /// [`validate`].
+    /// [`validate()`].
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let template: Self = decode_exact(bytes)?;
         if template.transaction.inputs.len() > MAX_TEMPLATE_INPUTS {

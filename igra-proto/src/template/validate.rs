@@ -8,11 +8,11 @@
 use alloc::collections::BTreeSet;
 use core::fmt;
 
-use super::{FeeMode, Payment, Template, TemplatePolicy, sum};
+use super::{FeeMode, Payment, Template, TemplatePolicy, final_mass};
 use crate::ids::TemplateHash;
 use crate::kaspa::mass::{MassError, MassReport};
 use crate::kaspa::script::MultisigScript;
-use crate::kaspa::tx::{SEQUENCE_FINAL, Sompi, SubnetworkId, TX_VERSION};
+use crate::kaspa::tx::{SEQUENCE_FINAL, ScriptPublicKey, Sompi, SubnetworkId, TX_VERSION, TransactionOutput};
 
 /// A template that passed [`validate`], with the figures the check computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +77,12 @@ pub enum TemplateError {
         /// The floor.
         minimum: Sompi,
     },
+    /// The fee is not one the builder could have chosen: off the policy's fee-rate ladder, or with more
+    /// folded into it than change too small to keep.
+    FeeOffLadder {
+        /// The fee.
+        fee: Sompi,
+    },
     /// The fee is above the policy's cap.
     FeeAboveCap {
         /// The fee.
@@ -114,6 +120,7 @@ impl fmt::Display for TemplateError {
             Self::FeeBelowMinimum { fee, minimum } => {
                 write!(f, "fee {fee} is below the relay floor {minimum}")
             }
+            Self::FeeOffLadder { fee } => write!(f, "fee {fee} is not on the policy's fee-rate ladder"),
             Self::FeeAboveCap { fee, cap } => write!(f, "fee {fee} is above the cap {cap}"),
             Self::Mass(e) => write!(f, "{e}"),
             Self::StorageMassCommitment { committed, computed } => {
@@ -174,10 +181,6 @@ pub fn validate(
             return Err(TemplateError::InputFields { index });
         }
     }
-    let fee = template.fee().ok_or(TemplateError::ValueOverflow)?;
-    let inputs_total = sum(template.entries.iter().map(|e| e.amount)).ok_or(TemplateError::ValueOverflow)?;
-    check_outputs(template, payment, &group_spk, policy, fee, inputs_total)?;
-
     let mass = template
         .final_mass(group_script.signature_script_len())
         .ok_or(TemplateError::Mass(MassError::Storage { mass: u64::MAX, limit: 0 }))?;
@@ -194,6 +197,14 @@ pub fn validate(
             computed: mass.storage,
         });
     }
+    let fee = check_outputs_and_fee(
+        template,
+        payment,
+        &group_spk,
+        policy,
+        &mass,
+        group_script.signature_script_len(),
+    )?;
     let minimum = mass.minimum_fee();
     if fee < minimum {
         return Err(TemplateError::FeeBelowMinimum { fee, minimum });
@@ -204,33 +215,31 @@ pub fn validate(
     Ok(ValidatedTemplate { hash, fee, mass })
 }
 
-/// The payment first, then at most one change output to the group, of at least `min_change`.
-fn check_outputs(
+/// The payment first, then at most one change output to the group, of at least `min_change`; and a fee
+/// the builder could have chosen.
+///
+/// The fee rule: with a change output, the network fee is exactly `feerate(r) × fee mass` for some
+/// round `r` of the policy's ladder. Without one, it is that exact fee plus change that was too small
+/// to keep: `feerate(r) × fee mass ≤ fee < feerate(r) × fee mass with a change output + min_change`. When
+/// the recipient pays, the payment is the amount less the exact network fee, and anything folded is the
+/// group's.
+fn check_outputs_and_fee(
     template: &Template,
     payment: &Payment,
-    group_spk: &crate::kaspa::tx::ScriptPublicKey,
+    group_spk: &ScriptPublicKey,
     policy: &TemplatePolicy,
-    fee: Sompi,
-    inputs_total: Sompi,
-) -> Result<(), TemplateError> {
-    let outputs = &template.transaction.outputs;
+    mass: &MassReport,
+    signature_script_len: usize,
+) -> Result<Sompi, TemplateError> {
+    let tx = &template.transaction;
+    let fee = template.fee().ok_or(TemplateError::ValueOverflow)?;
+    let outputs = &tx.outputs;
     let first = outputs.first().ok_or(TemplateError::PaymentMismatch)?;
-    let paid = match policy.fee_mode {
-        FeeMode::GroupPays => payment.amount,
-        // The recipient bears the network fee; change the group folded into the fee it bears itself.
-        FeeMode::RecipientPays => {
-            let change: Sompi = outputs.get(1).map_or(0, |o| o.value);
-            let folded = inputs_total.checked_sub(payment.amount).ok_or(TemplateError::ValueOverflow)?;
-            let folded = folded.checked_sub(change).ok_or(TemplateError::ValueOverflow)?;
-            let network_fee = fee.checked_sub(folded).ok_or(TemplateError::ValueOverflow)?;
-            payment.amount.checked_sub(network_fee).ok_or(TemplateError::PaymentMismatch)?
-        }
-    };
-    if first.script_public_key != payment.destination || first.value != paid || paid == 0 {
+    if first.script_public_key != payment.destination {
         return Err(TemplateError::PaymentMismatch);
     }
-    match outputs.get(1..).unwrap_or_default() {
-        [] => {}
+    let change = match outputs.get(1..).unwrap_or_default() {
+        [] => None,
         [change] => {
             if change.script_public_key != *group_spk {
                 return Err(TemplateError::UnexpectedOutput { index: 1 });
@@ -238,8 +247,62 @@ fn check_outputs(
             if change.value < policy.min_change {
                 return Err(TemplateError::ChangeTooSmall { change: change.value });
             }
+            Some(change.value)
         }
         [_, _, ..] => return Err(TemplateError::UnexpectedOutput { index: 2 }),
+    };
+    let fee_mass = mass.fee_mass();
+    // What the network fee is and what was folded into it, by fee mode.
+    let (network_fee, folded) = match policy.fee_mode {
+        FeeMode::GroupPays => {
+            if first.value != payment.amount {
+                return Err(TemplateError::PaymentMismatch);
+            }
+            if change.is_some() {
+                (fee, 0)
+            } else {
+                let rate = policy
+                    .ladder_rate_at_most(fee / fee_mass.max(1))
+                    .ok_or(TemplateError::FeeOffLadder { fee })?;
+                let exact = rate.saturating_mul(fee_mass);
+                (exact, fee - exact.min(fee))
+            }
+        }
+        FeeMode::RecipientPays => {
+            let network_fee =
+                payment.amount.checked_sub(first.value).ok_or(TemplateError::PaymentMismatch)?;
+            if first.value == 0 {
+                return Err(TemplateError::PaymentMismatch);
+            }
+            let folded = fee.checked_sub(network_fee).ok_or(TemplateError::PaymentMismatch)?;
+            (network_fee, folded)
+        }
+    };
+    let on_ladder = network_fee % fee_mass.max(1) == 0
+        && policy.ladder_rate_at_most(network_fee / fee_mass.max(1)) == Some(network_fee / fee_mass.max(1));
+    if !on_ladder {
+        return Err(TemplateError::FeeOffLadder { fee });
     }
-    Ok(())
+    if change.is_some() && folded != 0 {
+        return Err(TemplateError::FeeOffLadder { fee });
+    }
+    if change.is_none() && folded > 0 {
+        // Folding is allowed only when a change output could not have been afforded.
+        let rate = network_fee / fee_mass.max(1);
+        let mut with_change = tx.clone();
+        with_change.outputs.push(TransactionOutput { value: 1, script_public_key: group_spk.clone() });
+        let change_mass = final_mass(&with_change, &template.entries, signature_script_len)
+            .ok_or(TemplateError::ValueOverflow)?
+            .fee_mass();
+        let bound = rate.saturating_mul(change_mass).saturating_add(policy.min_change);
+        if network_fee.saturating_add(folded) >= bound.max(network_fee + 1)
+            && policy.fee_mode == FeeMode::GroupPays
+        {
+            return Err(TemplateError::FeeOffLadder { fee });
+        }
+        if policy.fee_mode == FeeMode::RecipientPays && folded >= policy.min_change {
+            return Err(TemplateError::FeeOffLadder { fee });
+        }
+    }
+    Ok(fee)
 }
