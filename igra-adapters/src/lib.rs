@@ -6,4 +6,6 @@
 //! every decision is made by `igra_proto` and this crate only carries bytes, time and durability to and
 //! from it.
 //!
-//! Nothing is implemented here yet; the crate exists so that the workspace has its final shape.
+//! So far it holds [`kaspa_json`]: the node's JSON shapes of transactions and UTXO entries.
+
+pub mod kaspa_json;
