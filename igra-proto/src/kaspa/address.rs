@@ -64,6 +64,17 @@ impl Prefix {
     }
 }
 
+impl From<crate::group::Network> for Prefix {
+    fn from(network: crate::group::Network) -> Self {
+        match network {
+            crate::group::Network::Mainnet => Self::Mainnet,
+            crate::group::Network::Testnet { .. } => Self::Testnet,
+            crate::group::Network::Devnet => Self::Devnet,
+            crate::group::Network::Simnet => Self::Simnet,
+        }
+    }
+}
+
 /// What an address pays to; its byte leads the encoded data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AddressVersion {

@@ -14,6 +14,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::address::{Address, AddressVersion, Prefix};
 use super::sighash::SigHashType;
 use super::tx::ScriptPublicKey;
 use crate::group::{Group, MAX_MEMBERS};
@@ -271,6 +272,46 @@ impl MultisigScript {
     }
 }
 
+/// The script public key an address stands for.
+pub fn script_for_address(address: &Address) -> ScriptPublicKey {
+    let payload = address.payload();
+    match address.version() {
+        AddressVersion::PubKey => {
+            let mut script = Vec::with_capacity(34);
+            script.push(OP_DATA_32);
+            script.extend_from_slice(payload);
+            script.push(OP_CHECKSIG);
+            ScriptPublicKey { version: 0, script }
+        }
+        AddressVersion::PubKeyEcdsa => {
+            let mut script = Vec::with_capacity(35);
+            script.push(OP_DATA_33);
+            script.extend_from_slice(payload);
+            script.push(OP_CHECKSIGECDSA);
+            ScriptPublicKey { version: 0, script }
+        }
+        AddressVersion::ScriptHash => {
+            let mut script = Vec::with_capacity(35);
+            script.extend_from_slice(&[OP_BLAKE2B, OP_DATA_32]);
+            script.extend_from_slice(payload);
+            script.push(OP_EQUAL);
+            ScriptPublicKey { version: 0, script }
+        }
+    }
+}
+
+/// The address of a standard script public key on the network of `prefix`; `None` for a non-standard
+/// script, which has no address.
+pub fn address_for_script(spk: &ScriptPublicKey, prefix: Prefix) -> Option<Address> {
+    let (version, payload) = match (ScriptClass::of(spk), spk.script.as_slice()) {
+        (ScriptClass::PubKey, [_, key @ .., _]) => (AddressVersion::PubKey, key),
+        (ScriptClass::PubKeyEcdsa, [_, key @ .., _]) => (AddressVersion::PubKeyEcdsa, key),
+        (ScriptClass::ScriptHash, [_, _, hash @ .., _]) => (AddressVersion::ScriptHash, hash),
+        _ => return None,
+    };
+    Address::new(prefix, version, payload).ok()
+}
+
 /// The standard classes of script public keys (all version 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScriptClass {
@@ -381,6 +422,37 @@ mod tests {
         assert_eq!(MultisigScript::new(1, &[k(1), k(1)]), Err(ScriptError::DuplicateKey));
         let many: Vec<_> = (0..16).map(k).collect();
         assert_eq!(MultisigScript::new(1, &many), Err(ScriptError::TooManyKeys { n: 16 }));
+    }
+
+    #[test]
+    fn addresses_and_scripts_convert_both_ways() {
+        // rusty-kaspa crypto/txscript/src/standard.rs test_extract_address_and_encode_script.
+        let spk = ScriptPublicKey {
+            version: 0,
+            script: hex::decode("207bc04196f1125e4f2676cd09ed14afb77223b1f62177da5488346323eaa91a69ac")
+                .unwrap(),
+        };
+        let address = address_for_script(&spk, Prefix::Mainnet).unwrap();
+        assert_eq!(address.encode(), "kaspa:qpauqsvk7yf9unexwmxsnmg547mhyga37csh0kj53q6xxgl24ydxjsgzthw5j");
+        assert_eq!(script_for_address(&address), spk);
+        // The 2-of-2 P2SH of shared/reference/kaspa.md section 3.7, keys in the order given there.
+        let p2sh = ScriptPublicKey {
+            version: 0,
+            script: hex::decode("aa207aac46281b838df6a6c3676cfadf0a2b95167b8562bb9f0754c6b51f9a52253787")
+                .unwrap(),
+        };
+        let address = address_for_script(&p2sh, Prefix::Testnet).unwrap();
+        assert_eq!(
+            address.encode(),
+            "kaspatest:ppa2c33grwpcma4xcdnke7klpg4e29nms43th8c82nrt28u62gjnwm2qu5lve"
+        );
+        assert_eq!(script_for_address(&address), p2sh);
+        let ecdsa = pay_to_pubkey_ecdsa(&[2; 33]);
+        assert_eq!(script_for_address(&address_for_script(&ecdsa, Prefix::Simnet).unwrap()), ecdsa);
+        assert_eq!(
+            address_for_script(&ScriptPublicKey { version: 0, script: vec![0x6a] }, Prefix::Mainnet),
+            None
+        );
     }
 
     #[test]
