@@ -117,10 +117,14 @@ pub fn storage_mass(entries: &[UtxoEntry], outputs: &[TransactionOutput]) -> Opt
     u64::try_from(harmonic_outs.saturating_sub(subtrahend)).ok()
 }
 
-/// The relay fee floor for a transaction with this compute mass and size.
+/// The relay fee floor for a transaction with this compute mass and size. As the node computes it, a
+/// floor of zero (a massless transaction, which never exists) becomes the rate of one kilogram.
 pub fn minimum_relay_fee(compute_mass: u64, size: u64) -> Sompi {
     let fee_mass = compute_mass.max(size.saturating_mul(2));
-    fee_mass.saturating_mul(MIN_RELAY_FEE_SOMPI_PER_GRAM).min(MAX_SOMPI)
+    match fee_mass.saturating_mul(MIN_RELAY_FEE_SOMPI_PER_GRAM) {
+        0 => MIN_RELAY_FEE_SOMPI_PER_GRAM * 1000,
+        fee => fee.min(MAX_SOMPI),
+    }
 }
 
 /// A transaction's size and masses, computed once.

@@ -22,6 +22,10 @@ use crate::keys::{SchnorrSignature, SigningPublicKey};
 
 /// Opcodes used by the standard scripts.
 pub mod opcodes {
+    /// Pushes an empty item.
+    pub const OP_0: u8 = 0x00;
+    /// Pushes the number -1.
+    pub const OP_1NEGATE: u8 = 0x4f;
     /// Pushes the number 1; `OP_1 + (k - 1)` pushes `k` for `k` in 1..=16.
     pub const OP_1: u8 = 0x51;
     /// Push the next byte's count of bytes.
@@ -47,8 +51,8 @@ pub mod opcodes {
 }
 
 use opcodes::{
-    OP_1, OP_BLAKE2B, OP_CHECKMULTISIG, OP_CHECKSIG, OP_CHECKSIGECDSA, OP_DATA_32, OP_DATA_33, OP_DATA_65,
-    OP_EQUAL, OP_PUSHDATA1, OP_PUSHDATA2,
+    OP_0, OP_1, OP_1NEGATE, OP_BLAKE2B, OP_CHECKMULTISIG, OP_CHECKSIG, OP_CHECKSIGECDSA, OP_DATA_32,
+    OP_DATA_33, OP_DATA_65, OP_EQUAL, OP_PUSHDATA1, OP_PUSHDATA2,
 };
 
 /// Bytes one multisig signature takes in a signature script: the push opcode, 64 bytes, the type.
@@ -128,27 +132,36 @@ pub fn pay_to_script_hash(redeem_script: &[u8]) -> ScriptPublicKey {
     ScriptPublicKey { version: 0, script }
 }
 
-/// Appends the canonical (smallest) push of `data`.
+/// Appends the canonical (smallest) push of `data`, as rusty-kaspa's script builder writes it: an empty
+/// item is `OP_0`, a single byte 1..=16 is `OP_1`..`OP_16`, the byte `0x81` is `OP_1NEGATE`, then
+/// `OP_DATA_n` up to 75 bytes, `OP_PUSHDATA1` up to 255 and `OP_PUSHDATA2` up to 65,535.
 pub fn push_data(out: &mut Vec<u8>, data: &[u8]) {
-    let len = data.len();
-    if let Ok(small) = u8::try_from(len) {
-        if small <= 75 {
-            out.push(small);
-        } else {
-            out.extend_from_slice(&[OP_PUSHDATA1, small]);
+    match data {
+        [] => out.push(OP_0),
+        [b @ 1..=16] => out.push(OP_1 + b - 1),
+        [0x81] => out.push(OP_1NEGATE),
+        _ => {
+            let len = data.len();
+            if let Ok(small) = u8::try_from(len) {
+                if small <= 75 {
+                    out.push(small);
+                } else {
+                    out.extend_from_slice(&[OP_PUSHDATA1, small]);
+                }
+            } else if let Ok(medium) = u16::try_from(len) {
+                out.push(OP_PUSHDATA2);
+                out.extend_from_slice(&medium.to_le_bytes());
+            } else {
+                debug_assert!(false, "script pushes above 65535 bytes are never built");
+                out.push(OP_PUSHDATA2);
+                out.extend_from_slice(&u16::MAX.to_le_bytes());
+            }
+            out.extend_from_slice(data);
         }
-    } else if let Ok(medium) = u16::try_from(len) {
-        out.push(OP_PUSHDATA2);
-        out.extend_from_slice(&medium.to_le_bytes());
-    } else {
-        debug_assert!(false, "script pushes above 65535 bytes are never built");
-        out.push(OP_PUSHDATA2);
-        out.extend_from_slice(&u16::MAX.to_le_bytes());
     }
-    out.extend_from_slice(data);
 }
 
-/// The length of [`push_data`]'s output for `len` bytes of data.
+/// The length of [`push_data`]'s output for `len` bytes of data (of more than one byte).
 pub const fn push_data_len(len: usize) -> usize {
     if len <= 75 {
         1 + len
