@@ -18,6 +18,10 @@ pub enum Domain {
     Template,
     /// The order in which the template builder considers UTXOs.
     InputOrder,
+    /// An event's identity.
+    EventId,
+    /// What operators sign to approve an event.
+    OperatorApproval,
 }
 
 impl Domain {
@@ -29,6 +33,8 @@ impl Domain {
             Self::Vote => "igra 2026-11 vote v1",
             Self::Template => "igra 2026-11 template v1",
             Self::InputOrder => "igra 2026-11 input order v1",
+            Self::EventId => "igra 2026-11 event id v1",
+            Self::OperatorApproval => "igra 2026-11 operator approval v1",
         }
     }
 }
