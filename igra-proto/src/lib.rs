@@ -66,6 +66,7 @@
 extern crate alloc;
 
 pub mod envelope;
+pub mod event;
 pub mod group;
 pub mod hash;
 pub mod ids;
