@@ -4,7 +4,7 @@
 //! LayerZero or the group's operators, with the source's own identifier), an external id (the
 //! Hyperlane message id, the LayerZero guid, or the operators' request id), and an attestation that
 //! proves the payment was authorized at the source. A signer never signs for an event whose
-//! attestation fails [`verify`] or whose payment fails the [`policy`].
+//! attestation fails [`verify`] or whose payment fails the signer policy.
 //!
 //! **Binding rule.** An attestation must prove *this* payment, not just *some* message: the verified
 //! message's recipient must commit to the event's destination script (see
