@@ -1,5 +1,5 @@
 //! The signer policy engine through its public API: every rule, the rolling window under injected
-//! (and misbehaving) time, caps under concurrent events, release and restore.
+//! (and misbehaving) time, caps under concurrent events, release, restore, and a randomized property.
 
 use igra_proto::event::operators::OperatorAttestation;
 use igra_proto::event::policy::{
@@ -406,4 +406,108 @@ fn violations_have_distinct_codes_and_readable_messages() {
         all[6].to_string(),
         "1 sompi committed in the window for LayerZero plus 2 sompi would exceed its cap of 2 sompi"
     );
+}
+
+/// A 64-bit linear congruential generator: enough to drive a reproducible random walk.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// The most committed in any window `(t - w, t]`, overall and per source, over `log`. The maximum is
+/// reached at a window ending on a commitment's date, so those are the only windows to try.
+fn max_window_volumes(log: &[(EventId, Commitment)], w: u64) -> [Sompi; 4] {
+    let mut most = [0; 4];
+    for (_, end) in log {
+        let inside = log.iter().filter(|(_, c)| c.at <= end.at && c.at.0 + w > end.at.0);
+        let mut sums = [0; 4];
+        for (_, c) in inside {
+            sums[0] += c.amount;
+            sums[usize::from(c.source.code())] += c.amount;
+        }
+        for (m, s) in most.iter_mut().zip(sums) {
+            *m = (*m).max(s);
+        }
+    }
+    most
+}
+
+#[test]
+fn random_commit_sequences_never_exceed_a_cap_in_any_window() {
+    let w = 1_000;
+    let config = PolicyConfig {
+        min_amount: 1,
+        max_amount: 4_000,
+        allow: None,
+        deny: vec![],
+        window_ms: w,
+        global_cap: Some(10_000),
+        source_caps: vec![
+            SourceCap { source: SourceKind::Hyperlane, cap: 6_000 },
+            SourceCap { source: SourceKind::Operators, cap: 5_000 },
+        ],
+        paused: false,
+    };
+    let caps = [10_000, 6_000, Sompi::MAX, 5_000];
+    let kinds = [SourceKind::Hyperlane, SourceKind::LayerZero, SourceKind::Operators];
+    for seed in 1..=4u64 {
+        let mut rng = Lcg(seed);
+        let mut policy = Policy::new(config.clone()).unwrap();
+        // Every commitment made and not released, pruned or not.
+        let mut log: Vec<(EventId, Commitment)> = Vec::new();
+        let mut events: Vec<Event> = Vec::new();
+        let (mut accepted, mut refused, mut now, mut last_date) = (0, 0, 5_000u64, UnixMs(0));
+        for step in 0..3_000u32 {
+            // Time mostly moves forward, sometimes steps back.
+            now =
+                if rng.below(20) == 0 { now.saturating_sub(rng.below(1_500)) } else { now + rng.below(400) };
+            let roll = rng.below(100);
+            if roll < 75 || events.is_empty() {
+                let kind = kinds[usize::try_from(rng.below(3)).unwrap()];
+                events.push(event(kind, step, 1, 1 + rng.below(4_000)));
+            }
+            if roll < 90 {
+                // A new event, or the vote or signature for a recent one.
+                let back = usize::try_from(rng.below(4)).unwrap().min(events.len() - 1);
+                let e = &events[events.len() - 1 - back];
+                match policy.commit(UnixMs(now), e) {
+                    Ok(c) => {
+                        accepted += 1;
+                        if !log.contains(&(e.id(), c)) {
+                            assert!(c.at >= last_date, "new commitments are never dated before older ones");
+                            last_date = c.at;
+                            log.push((e.id(), c));
+                        }
+                    }
+                    Err(_) => refused += 1,
+                }
+            } else if roll < 97 {
+                let i = usize::try_from(rng.below(u64::try_from(log.len().max(1)).unwrap())).unwrap();
+                if let Some((id, c)) = log.get(i).copied()
+                    && policy.release(&id) == Some(c)
+                {
+                    log.remove(i);
+                }
+            } else {
+                policy.prune(UnixMs(now));
+            }
+            // The engine's volume is exactly what the log says counts at the policy's time.
+            let time = policy.time().max(UnixMs(now));
+            let expected: Sompi =
+                log.iter().filter(|(_, c)| c.counts_at(time, w)).map(|(_, c)| c.amount).sum();
+            assert_eq!(policy.volume(UnixMs(now), None), expected, "seed {seed} step {step}");
+            if step % 500 == 499 {
+                let most = max_window_volumes(&log, w);
+                for (m, cap) in most.iter().zip(caps) {
+                    assert!(*m <= cap, "seed {seed} step {step}: {most:?} against {caps:?}");
+                }
+            }
+        }
+        println!("seed {seed}: {accepted} accepted, {refused} refused, {} logged", log.len());
+        assert!(accepted > 500 && refused > 100, "seed {seed}: {accepted} accepted, {refused} refused");
+    }
 }
