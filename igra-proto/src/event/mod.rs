@@ -13,6 +13,7 @@
 
 pub mod evm;
 pub mod operators;
+pub mod policy;
 
 use alloc::vec::Vec;
 use core::fmt;
