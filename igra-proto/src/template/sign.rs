@@ -98,13 +98,7 @@ impl Template {
         sighashes: &[[u8; 32]],
         signature: &PartialSignature,
     ) -> Result<(), SignatureError> {
-        let member = group.member(signature.signer).ok_or(SignatureError::UnknownSigner(signature.signer))?;
-        let sighash = sighashes
-            .get(usize::from(signature.input_index))
-            .ok_or(SignatureError::NoSuchInput(signature.input_index))?;
-        member.signing.verify_schnorr(sighash, &signature.signature).map_err(|_| {
-            SignatureError::BadSignature { input_index: signature.input_index, signer: signature.signer }
-        })
+        verify_partial_signature(group, sighashes, signature)
     }
 
     /// The signed transaction: for every input, `m` of the given (already verified) signatures in
@@ -130,4 +124,21 @@ impl Template {
         }
         Ok(tx)
     }
+}
+
+/// The rule behind [`Template::verify_signature`], for callers that hold a template's sighashes but not
+/// the template itself (the signature set verifies every signature it admits).
+pub(crate) fn verify_partial_signature(
+    group: &Group,
+    sighashes: &[[u8; 32]],
+    signature: &PartialSignature,
+) -> Result<(), SignatureError> {
+    let member = group.member(signature.signer).ok_or(SignatureError::UnknownSigner(signature.signer))?;
+    let sighash = sighashes
+        .get(usize::from(signature.input_index))
+        .ok_or(SignatureError::NoSuchInput(signature.input_index))?;
+    member.signing.verify_schnorr(sighash, &signature.signature).map_err(|_| SignatureError::BadSignature {
+        input_index: signature.input_index,
+        signer: signature.signer,
+    })
 }
