@@ -22,6 +22,8 @@ pub enum Domain {
     EventId,
     /// What operators sign to approve an event.
     OperatorApproval,
+    /// A node's BIP340 auxiliary randomness, derived from its seed.
+    AuxRandomness,
 }
 
 impl Domain {
@@ -35,6 +37,7 @@ impl Domain {
             Self::InputOrder => "igra 2026-11 input order v1",
             Self::EventId => "igra 2026-11 event id v1",
             Self::OperatorApproval => "igra 2026-11 operator approval v1",
+            Self::AuxRandomness => "igra 2026-11 aux randomness v1",
         }
     }
 }

@@ -72,6 +72,7 @@ pub mod hash;
 pub mod ids;
 pub mod kaspa;
 pub mod keys;
+pub mod node;
 pub mod signature_set;
 pub mod template;
 pub mod time;

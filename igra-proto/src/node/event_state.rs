@@ -1,0 +1,59 @@
+//! What a node knows about one event.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+
+use super::Phase;
+use crate::event::Event;
+use crate::group::MemberIndex;
+use crate::ids::TemplateHash;
+use crate::signature_set::SignatureSet;
+use crate::template::Template;
+use crate::time::Instant;
+use crate::vote::{QuorumCertificate, SignedVote};
+use crate::wire::EncodedEvent;
+
+/// Templates kept per event (own, voted, certified); more are refused.
+pub(super) const MAX_TEMPLATES_PER_EVENT: usize = 16;
+/// Signature sets kept per event: one per certified template.
+pub(super) const MAX_SIGNATURE_SETS_PER_EVENT: usize = 4;
+/// Rounds of other members' votes kept per event (the current one and those just before it).
+pub(super) const VOTE_ROUNDS_KEPT: u32 = 4;
+
+/// One event's state in this node.
+pub(super) struct EventState {
+    pub(super) event: Event,
+    pub(super) encoded: EncodedEvent,
+    pub(super) phase: Phase,
+    pub(super) epoch: u32,
+    pub(super) round: u32,
+    pub(super) deadline: Option<Instant>,
+    pub(super) templates: BTreeMap<TemplateHash, Template>,
+    pub(super) votes: BTreeMap<u32, BTreeMap<MemberIndex, SignedVote>>,
+    pub(super) my_votes: BTreeMap<u32, TemplateHash>,
+    pub(super) lock: Option<QuorumCertificate>,
+    pub(super) signed: Option<TemplateHash>,
+    pub(super) sets: BTreeMap<TemplateHash, SignatureSet>,
+    pub(super) equivocators: BTreeSet<MemberIndex>,
+}
+
+impl EventState {
+    pub(super) fn is_finished(&self) -> bool {
+        matches!(self.phase, Phase::Submitted { .. } | Phase::Abandoned)
+    }
+
+    /// The template with most votes in `round` among those this node validated (ties: lowest hash).
+    pub(super) fn favourite(&self, round: u32) -> Option<TemplateHash> {
+        let mut tally: BTreeMap<TemplateHash, usize> = BTreeMap::new();
+        for v in self.votes.get(&round)?.values() {
+            if self.templates.contains_key(&v.vote.template_hash) {
+                *tally.entry(v.vote.template_hash).or_default() += 1;
+            }
+        }
+        tally.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0))).map(|(h, _)| h)
+    }
+
+    pub(super) fn prune_votes(&mut self) {
+        let keep_from = self.round.saturating_sub(VOTE_ROUNDS_KEPT);
+        self.votes.retain(|r, _| *r >= keep_from);
+    }
+}

@@ -1,0 +1,486 @@
+//! The coordination core: a sans-IO [`Node`] that turns attested events into exactly one transaction
+//! each, with no leader.
+//!
+//! # Driving a node
+//!
+//! Every mutation is a call to [`Node::handle`] with the current monotonic time, the wall clock and one
+//! [`Input`]; after each call, drain [`Node::poll_output`] until it returns `None` and execute what it
+//! says; then ask [`Node::poll_timeout`] when to call again with [`Input::Timer`]. The node does no I/O:
+//!
+//! * `Output::Persist { batch, records }`: write the records durably, then call
+//!   `handle(.., Input::Persisted { batch })`;
+//! * `Output::SendAfterPersist { batch, .. }`: send the frame only once `batch` is durable (votes and
+//!   signatures: a node must never forget what it told others);
+//! * `Output::Send`: send now; `Output::Chain`: ask the chain; `Output::Notify`: tell the embedder.
+//!
+//! # Phases of an event (protocol brief section 3)
+//!
+//! 1. **Agree on a template.** In round 0 each node votes the template it builds itself. A vote is
+//!    persisted before it is sent. `Q = m` votes for one template in one round form a quorum
+//!    certificate (QC). Each later round, a node votes the template of the highest QC it knows (its
+//!    lock); without a lock, the template with most valid votes of the previous round (ties: lowest
+//!    hash); else its own. Votes carry the voter's lock, so locks spread. Votes for a higher round from
+//!    `2m − n` distinct members pull a node into that round.
+//! 2. **Collect signatures.** On a QC for round `r`, a node that has not voted in a later round and has
+//!    not signed in this epoch persists the lock and its sign-once record, signs every input and sends
+//!    the QC with its signatures. Signatures merge as a grow-only set, each verified before it enters.
+//!    When every input has `m` signatures any node finalizes and submits the transaction.
+//! 3. **End.** No QC within `max_rounds` and no signature released: `Abandoned`.
+
+mod event_state;
+mod record;
+mod signing;
+mod voting;
+
+use event_state::EventState;
+
+pub use record::{Ending, Record};
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::envelope::{Gate, Sealer};
+use crate::event::{AttestationConfig, AttestationError, Event};
+use crate::group::{Group, MemberIndex};
+use crate::hash::{Domain, DomainHasher};
+use crate::ids::{EventId, TemplateHash, TransactionId};
+use crate::kaspa::script::MultisigScript;
+use crate::kaspa::tx::{Outpoint, Transaction};
+use crate::keys::Signer;
+use crate::template::{TemplatePolicy, Utxo};
+use crate::time::{Instant, UnixMs};
+use crate::vote::{QuorumCertificate, Vote};
+use crate::wire::Body;
+
+/// Timers of the voting rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Round 0's timeout; round `r` waits `round_timeout_ms × (1 + r/2)`, up to the cap.
+    pub round_timeout_ms: u64,
+    /// The longest a round waits.
+    pub round_timeout_cap_ms: u64,
+    /// Rounds per epoch before an event without any released signature is abandoned.
+    pub max_rounds: u32,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self { round_timeout_ms: 2_000, round_timeout_cap_ms: 8_000, max_rounds: 16 }
+    }
+}
+
+impl Timing {
+    /// How long round `round` waits before the next one starts.
+    pub fn round_timeout(&self, round: u32) -> u64 {
+        let grown = self.round_timeout_ms.saturating_mul(2 + u64::from(round)) / 2;
+        grown.min(self.round_timeout_cap_ms.max(self.round_timeout_ms))
+    }
+}
+
+/// Everything a node needs to know before it starts.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The group.
+    pub group: Group,
+    /// This node's member index.
+    pub me: MemberIndex,
+    /// Which event sources the group accepts, and whom it trusts for each.
+    pub attestation: AttestationConfig,
+    /// The group's template policy.
+    pub template_policy: TemplatePolicy,
+    /// Round timers.
+    pub timing: Timing,
+    /// Events in progress at once; a new event beyond this is refused as busy.
+    pub max_events_in_flight: usize,
+}
+
+/// Where a frame goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// Every other member.
+    All,
+    /// One member.
+    Member(MemberIndex),
+}
+
+/// Identifies a persist batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BatchId(pub u64);
+
+/// What the node asks of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainRequest {
+    /// Send a fresh snapshot of the group's UTXOs and the virtual DAA score.
+    FetchUtxos,
+    /// Submit a fully signed transaction.
+    Submit {
+        /// The event it pays.
+        event_id: EventId,
+        /// The transaction.
+        transaction: Transaction,
+    },
+}
+
+/// What happened to an event, for the API, metrics and embedders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventUpdate {
+    /// The event passed attestation and entered the protocol.
+    Accepted {
+        /// The event.
+        event_id: EventId,
+    },
+    /// The event was refused.
+    Refused {
+        /// The event.
+        event_id: EventId,
+        /// Why.
+        reason: EventRefusal,
+    },
+    /// This node voted.
+    Voted {
+        /// The event.
+        event_id: EventId,
+        /// The vote.
+        vote: Vote,
+    },
+    /// A quorum certificate formed or arrived.
+    Certified {
+        /// The event.
+        event_id: EventId,
+        /// The certified vote.
+        vote: Vote,
+    },
+    /// This node released its signatures.
+    Signed {
+        /// The event.
+        event_id: EventId,
+        /// The template signed.
+        template_hash: TemplateHash,
+    },
+    /// Every input has `m` signatures; the transaction was handed to the chain.
+    Finalized {
+        /// The event.
+        event_id: EventId,
+        /// The transaction.
+        transaction_id: TransactionId,
+    },
+    /// No quorum within the round limit, no signature released.
+    Abandoned {
+        /// The event.
+        event_id: EventId,
+    },
+}
+
+/// Why an event was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventRefusal {
+    /// Its attestation does not hold.
+    Attestation(AttestationError),
+    /// Too many events are in flight.
+    Busy,
+    /// It does not fit in a message.
+    TooLarge,
+}
+
+impl fmt::Display for EventRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Attestation(e) => write!(f, "attestation: {e}"),
+            Self::Busy => f.write_str("too many events in flight"),
+            Self::TooLarge => f.write_str("the event does not fit in a message"),
+        }
+    }
+}
+
+/// Something the node wants done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Write these records durably, then report `Input::Persisted { batch }`.
+    Persist {
+        /// The batch.
+        batch: BatchId,
+        /// The records.
+        records: Vec<Record>,
+    },
+    /// Send a frame now.
+    Send {
+        /// To whom.
+        to: Destination,
+        /// The sealed frame.
+        frame: Vec<u8>,
+    },
+    /// Send a frame once `batch` is durable, not before.
+    SendAfterPersist {
+        /// The batch that must be durable first.
+        batch: BatchId,
+        /// To whom.
+        to: Destination,
+        /// The sealed frame.
+        frame: Vec<u8>,
+    },
+    /// A request to the chain.
+    Chain(ChainRequest),
+    /// A notification.
+    Notify(EventUpdate),
+}
+
+/// Something that happened to the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A frame from the network.
+    Frame(Vec<u8>),
+    /// An event submitted through the API.
+    NewEvent(Event),
+    /// A snapshot of the group's UTXOs at a virtual DAA score.
+    Utxos {
+        /// The group's unspent outputs.
+        utxos: Vec<Utxo>,
+        /// The virtual DAA score of the snapshot.
+        virtual_daa_score: u64,
+    },
+    /// A persist batch is durable.
+    Persisted {
+        /// The batch.
+        batch: BatchId,
+    },
+    /// A deadline from [`Node::poll_timeout`] has passed.
+    Timer,
+}
+
+/// Why the node wants to be woken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerReason {
+    /// An event's voting round ends.
+    RoundTimeout,
+}
+
+/// The phase an event is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Voting on a template.
+    Voting,
+    /// Signatures are being collected.
+    Signing,
+    /// The transaction was handed to the chain.
+    Submitted {
+        /// The transaction.
+        transaction_id: TransactionId,
+    },
+    /// Ended without a quorum and without any released signature.
+    Abandoned,
+}
+
+/// A read-only view of an event's progress (its audit trail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventStatus {
+    /// The phase.
+    pub phase: Phase,
+    /// The epoch.
+    pub epoch: u32,
+    /// The current round.
+    pub round: u32,
+    /// This node's votes, by round.
+    pub my_votes: Vec<(u32, TemplateHash)>,
+    /// The highest certificate known.
+    pub lock: Option<QuorumCertificate>,
+    /// The template this node signed, if any.
+    pub signed: Option<TemplateHash>,
+    /// Signatures held per input for the signed (or most advanced) template.
+    pub signatures_per_input: Vec<usize>,
+    /// Members caught voting twice in one round.
+    pub equivocators: Vec<MemberIndex>,
+}
+
+/// The coordination core of one member.
+pub struct Node {
+    config: NodeConfig,
+    script: MultisigScript,
+    signer: Box<dyn Signer>,
+    seed: [u8; 32],
+    aux_counter: u64,
+    sealer: Sealer,
+    gate: Gate,
+    outputs: VecDeque<Output>,
+    next_batch: u64,
+    utxos: Option<(Vec<Utxo>, u64)>,
+    reservations: BTreeMap<Outpoint, EventId>,
+    events: BTreeMap<EventId, EventState>,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("me", &self.config.me)
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a node could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeError {
+    /// `me` is not a member of the group, or the signer's keys are not that member's.
+    NotAMember,
+    /// The group's keys do not form a standard multisig script.
+    Script(crate::kaspa::script::ScriptError),
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAMember => f.write_str("the signer is not the configured member"),
+            Self::Script(e) => write!(f, "group script: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for NodeError {}
+
+impl Node {
+    /// A fresh node. `boot_epoch` must exceed every earlier run's; `seed` drives every choice the node
+    /// makes on its own (here: the auxiliary randomness of its Schnorr signatures).
+    pub fn new(
+        config: NodeConfig,
+        signer: Box<dyn Signer>,
+        seed: [u8; 32],
+        boot_epoch: u64,
+        now: Instant,
+    ) -> Result<Self, NodeError> {
+        let member = config.group.member(config.me).ok_or(NodeError::NotAMember)?;
+        if member.identity != signer.identity_public_key() || member.signing != signer.signing_public_key() {
+            return Err(NodeError::NotAMember);
+        }
+        let script = MultisigScript::for_group(&config.group).map_err(NodeError::Script)?;
+        let _ = now;
+        Ok(Self {
+            sealer: Sealer::new(&config.group, config.me, boot_epoch),
+            gate: Gate::new(&config.group, config.me),
+            script,
+            signer,
+            seed,
+            aux_counter: 0,
+            outputs: VecDeque::new(),
+            next_batch: 0,
+            utxos: None,
+            reservations: BTreeMap::new(),
+            events: BTreeMap::new(),
+            config,
+        })
+    }
+
+    /// The next thing to do, if any. Drain after every [`Self::handle`].
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When to call [`Self::handle`] with [`Input::Timer`] next, and why.
+    pub fn poll_timeout(&self) -> Option<(Instant, TimerReason)> {
+        self.events.values().filter_map(|e| e.deadline).min().map(|t| (t, TimerReason::RoundTimeout))
+    }
+
+    /// The receive pipeline's counters.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// An event's progress.
+    pub fn status(&self, event_id: &EventId) -> Option<EventStatus> {
+        let e = self.events.get(event_id)?;
+        let best = e.signed.or_else(|| e.sets.keys().next().copied());
+        let signatures_per_input = best
+            .and_then(|h| e.sets.get(&h))
+            .map(|set| {
+                (0..set.inputs())
+                    .filter_map(|i| u16::try_from(i).ok())
+                    .map(|i| set.count_for_input(i))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(EventStatus {
+            phase: e.phase,
+            epoch: e.epoch,
+            round: e.round,
+            my_votes: e.my_votes.iter().map(|(r, h)| (*r, *h)).collect(),
+            lock: e.lock.clone(),
+            signed: e.signed,
+            signatures_per_input,
+            equivocators: e.equivocators.iter().copied().collect(),
+        })
+    }
+
+    /// Feeds one input to the node at monotonic time `now` and wall-clock time `wall`.
+    pub fn handle(&mut self, now: Instant, wall: UnixMs, input: Input) {
+        match input {
+            Input::Frame(bytes) => self.on_frame(now, wall, &bytes),
+            Input::NewEvent(event) => {
+                let id = event.id();
+                if let Err(reason) = self.accept_event(now, wall, event) {
+                    self.notify(EventUpdate::Refused { event_id: id, reason });
+                }
+            }
+            Input::Utxos { utxos, virtual_daa_score } => {
+                self.utxos = Some((utxos, virtual_daa_score));
+                self.vote_where_waiting(now, wall);
+            }
+            Input::Persisted { .. } => {}
+            Input::Timer => self.on_timer(now, wall),
+        }
+    }
+}
+
+impl Node {
+    fn on_frame(&mut self, now: Instant, wall: UnixMs, bytes: &[u8]) {
+        // Rejections are typed and counted by the gate.
+        let Ok(envelope) = self.gate.open(now, wall, bytes) else { return };
+        let from = envelope.header.sender;
+        match envelope.body {
+            Body::Vote(message) => self.on_vote(now, wall, from, &message),
+            Body::Signatures(message) => self.on_signatures(now, wall, &message),
+            Body::Certificate(message) => {
+                if let Some(bytes) = &message.template {
+                    self.learn_template(
+                        message.certificate.vote.event_id,
+                        message.certificate.vote.template_hash,
+                        bytes,
+                    );
+                }
+                self.on_certificate(now, wall, &message.certificate);
+            }
+            Body::Event(announcement) => {
+                if let Ok(event) = Event::decode(&announcement.event) {
+                    let _ = self.accept_event(now, wall, event);
+                }
+            }
+            Body::Template(_) | Body::Digest(_) | Body::Request(_) | Body::Completion(_) => {}
+        }
+    }
+
+    fn persist(&mut self, records: Vec<Record>) -> BatchId {
+        let batch = BatchId(self.next_batch);
+        self.next_batch += 1;
+        self.outputs.push_back(Output::Persist { batch, records });
+        batch
+    }
+
+    fn send_after(&mut self, wall: UnixMs, batch: BatchId, to: Destination, body: &Body) {
+        if let Ok(frame) = self.sealer.seal(self.signer.as_ref(), wall, body) {
+            self.outputs.push_back(Output::SendAfterPersist { batch, to, frame });
+        }
+    }
+
+    fn notify(&mut self, update: EventUpdate) {
+        self.outputs.push_back(Output::Notify(update));
+    }
+
+    /// BIP340 auxiliary randomness, derived from the seed: reproducible in simulation, unpredictable
+    /// to anyone who does not know the seed.
+    fn next_aux(&mut self) -> [u8; 32] {
+        self.aux_counter += 1;
+        DomainHasher::new(Domain::AuxRandomness)
+            .update(&self.seed)
+            .update(&self.aux_counter.to_le_bytes())
+            .finalize()
+    }
+}

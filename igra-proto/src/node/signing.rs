@@ -1,0 +1,121 @@
+//! Phase 2: sign once, collect signatures, finalize (see the module documentation of [`super`]).
+
+use alloc::collections::BTreeMap;
+
+use super::event_state::MAX_SIGNATURE_SETS_PER_EVENT;
+use super::{ChainRequest, Destination, EventUpdate, Node, Output, Phase, Record};
+use crate::group::Group;
+use crate::ids::{EventId, TemplateHash};
+use crate::signature_set::SignatureSet;
+use crate::time::{Instant, UnixMs};
+use crate::vote::QuorumCertificate;
+use crate::wire::{Body, BoundedVec, SignatureSetMessage};
+
+impl Node {
+    /// Signs the certified template unless this node signed in this epoch already, or voted in a later
+    /// round (the lock rule), or cannot validate the template.
+    pub(super) fn try_sign(&mut self, wall: UnixMs, certificate: &QuorumCertificate) {
+        let id = certificate.vote.event_id;
+        let hash = certificate.vote.template_hash;
+        let aux = self.next_aux();
+        let Some(state) = self.events.get_mut(&id) else { return };
+        let later_vote = state.my_votes.keys().any(|r| *r > certificate.vote.round);
+        if state.signed.is_some() || later_vote {
+            return;
+        }
+        let Some(template) = state.templates.get(&hash) else { return };
+        let Ok(signatures) = template.sign(self.signer.as_ref(), self.config.me, &aux) else { return };
+        let Ok(encoded) = template.encode() else { return };
+        let sighashes = template.sighashes();
+        let Some(set) = signature_set(&mut state.sets, &self.config.group, hash, sighashes.len()) else {
+            return;
+        };
+        for sig in &signatures {
+            // Our own signatures verify; inserting them through the same check keeps one path.
+            let _ = set.insert(&self.config.group, &sighashes, *sig);
+        }
+        state.signed = Some(hash);
+        state.phase = Phase::Signing;
+        let Ok(bounded) = BoundedVec::try_from(signatures) else { return };
+        let records = alloc::vec![
+            Record::Lock { certificate: certificate.clone() },
+            Record::SignOnce {
+                certificate: certificate.clone(),
+                template: encoded,
+                signatures: bounded.clone()
+            },
+        ];
+        let message = SignatureSetMessage {
+            event_id: id,
+            epoch: certificate.vote.epoch,
+            template_hash: hash,
+            certificate: Some(certificate.clone()),
+            signatures: bounded,
+        };
+        let batch = self.persist(records);
+        self.send_after(wall, batch, Destination::All, &Body::Signatures(message));
+        self.notify(EventUpdate::Signed { event_id: id, template_hash: hash });
+        self.try_finalize(id, hash);
+    }
+
+    pub(super) fn on_signatures(&mut self, now: Instant, wall: UnixMs, message: &SignatureSetMessage) {
+        if let Some(certificate) = &message.certificate {
+            self.on_certificate(now, wall, certificate);
+        }
+        let id = message.event_id;
+        let hash = message.template_hash;
+        let Some(state) = self.events.get_mut(&id) else { return };
+        if message.epoch != state.epoch || state.is_finished() {
+            return;
+        }
+        // Only signatures of a certified template count; the certificate must be known.
+        let certified = state.lock.as_ref().is_some_and(|l| l.vote.template_hash == hash)
+            || state.sets.contains_key(&hash);
+        let Some(template) = state.templates.get(&hash) else { return };
+        if !certified {
+            return;
+        }
+        if !state.sets.contains_key(&hash) && state.sets.len() >= MAX_SIGNATURE_SETS_PER_EVENT {
+            return;
+        }
+        let sighashes = template.sighashes();
+        let Some(set) = signature_set(&mut state.sets, &self.config.group, hash, sighashes.len()) else {
+            return;
+        };
+        // Invalid signatures are refused by the set; they never enter.
+        let _ = set.merge_from(&self.config.group, &sighashes, message.signatures.iter().copied());
+        self.try_finalize(id, hash);
+    }
+
+    pub(super) fn try_finalize(&mut self, id: EventId, hash: TemplateHash) {
+        let Some(state) = self.events.get_mut(&id) else { return };
+        if matches!(state.phase, Phase::Submitted { .. }) {
+            return;
+        }
+        let (Some(set), Some(template)) = (state.sets.get(&hash), state.templates.get(&hash)) else { return };
+        if !set.is_complete() {
+            return;
+        }
+        let Ok(transaction) = set.finalize(template, &self.config.group, &self.script) else { return };
+        let transaction_id = crate::kaspa::hashing::transaction_id(&transaction);
+        state.phase = Phase::Submitted { transaction_id };
+        state.deadline = None;
+        self.outputs.push_back(Output::Chain(ChainRequest::Submit { event_id: id, transaction }));
+        self.notify(EventUpdate::Finalized { event_id: id, transaction_id });
+    }
+}
+
+/// The signature set of `hash`, created on first use.
+fn signature_set<'s>(
+    sets: &'s mut BTreeMap<TemplateHash, SignatureSet>,
+    group: &Group,
+    hash: TemplateHash,
+    inputs: usize,
+) -> Option<&'s mut SignatureSet> {
+    match sets.entry(hash) {
+        alloc::collections::btree_map::Entry::Occupied(e) => Some(e.into_mut()),
+        alloc::collections::btree_map::Entry::Vacant(v) => {
+            SignatureSet::new(group, hash, inputs).ok().map(|set| v.insert(set))
+        }
+    }
+}

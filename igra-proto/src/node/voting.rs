@@ -1,0 +1,295 @@
+//! Phase 1: votes, quorum certificates and rounds (see the module documentation of [`super`]).
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+
+use super::event_state::{MAX_TEMPLATES_PER_EVENT, VOTE_ROUNDS_KEPT};
+use super::{
+    ChainRequest, Destination, Ending, EventRefusal, EventState, EventUpdate, Node, Output, Phase, Record,
+};
+use crate::event::{self, Event};
+use crate::group::MemberIndex;
+use crate::ids::{EventId, TemplateHash};
+use crate::kaspa::tx::Outpoint;
+use crate::template::{self, BuildRequest, Template};
+use crate::time::{Instant, UnixMs};
+use crate::vote::{QuorumCertificate, SignedVote, Vote};
+use crate::wire::{Body, VoteMessage};
+
+impl Node {
+    pub(super) fn accept_event(
+        &mut self,
+        now: Instant,
+        wall: UnixMs,
+        event: Event,
+    ) -> Result<(), EventRefusal> {
+        let id = event.id();
+        if self.events.contains_key(&id) {
+            return Ok(());
+        }
+        if self.events.values().filter(|e| !e.is_finished()).count() >= self.config.max_events_in_flight {
+            return Err(EventRefusal::Busy);
+        }
+        event::verify(&event, &self.config.attestation, self.config.group.id())
+            .map_err(EventRefusal::Attestation)?;
+        let encoded = event.encode().map_err(|_| EventRefusal::TooLarge)?;
+        let batch = self.persist(alloc::vec![Record::Event { event: encoded.clone() }]);
+        let _ = batch;
+        self.events.insert(
+            id,
+            EventState {
+                event,
+                encoded,
+                phase: Phase::Voting,
+                epoch: 0,
+                round: 0,
+                deadline: Some(now.plus_millis(self.config.timing.round_timeout(0))),
+                templates: BTreeMap::new(),
+                votes: BTreeMap::new(),
+                my_votes: BTreeMap::new(),
+                lock: None,
+                signed: None,
+                sets: BTreeMap::new(),
+                equivocators: BTreeSet::new(),
+            },
+        );
+        self.notify(EventUpdate::Accepted { event_id: id });
+        self.vote_in_round(now, wall, id, 0);
+        Ok(())
+    }
+
+    pub(super) fn vote_where_waiting(&mut self, now: Instant, wall: UnixMs) {
+        let waiting: Vec<(EventId, u32)> = self
+            .events
+            .iter()
+            .filter(|(_, e)| e.phase == Phase::Voting && !e.my_votes.contains_key(&e.round))
+            .map(|(id, e)| (*id, e.round))
+            .collect();
+        for (id, round) in waiting {
+            self.vote_in_round(now, wall, id, round);
+        }
+    }
+}
+
+impl Node {
+    /// Votes in `round` of event `id`, once: the lock's template, else the previous round's favourite
+    /// this node can validate, else its own.
+    pub(super) fn vote_in_round(&mut self, now: Instant, wall: UnixMs, id: EventId, round: u32) {
+        let Some(state) = self.events.get(&id) else { return };
+        if state.is_finished() || state.my_votes.keys().any(|r| *r >= round) {
+            return;
+        }
+        let choice = match &state.lock {
+            Some(qc) => Some(qc.vote.template_hash),
+            None => round.checked_sub(1).and_then(|prev| state.favourite(prev)),
+        };
+        let template_hash = match choice {
+            Some(hash) => hash,
+            None => match self.build_own(id, round) {
+                Some(hash) => hash,
+                None => return,
+            },
+        };
+        let Some(state) = self.events.get_mut(&id) else { return };
+        let Some(template) = state.templates.get(&template_hash) else { return };
+        let Ok(encoded) = template.encode() else { return };
+        let vote = Vote { event_id: id, epoch: state.epoch, round, template_hash };
+        let Ok(signed) = SignedVote::sign(vote, self.config.me, self.config.group.id(), self.signer.as_ref())
+        else {
+            return;
+        };
+        state.my_votes.insert(round, template_hash);
+        state.votes.entry(round).or_default().insert(self.config.me, signed);
+        for outpoint in template.transaction.inputs.iter().map(|i| i.previous_outpoint) {
+            self.reservations.insert(outpoint, id);
+        }
+        let message = VoteMessage {
+            vote: signed,
+            lock: state.lock.clone(),
+            template: Some(encoded.clone()),
+            event: Some(state.encoded.clone()),
+        };
+        let batch = self.persist(alloc::vec![Record::Vote {
+            event_id: id,
+            epoch: vote.epoch,
+            round,
+            template: encoded
+        }]);
+        self.send_after(wall, batch, Destination::All, &Body::Vote(message));
+        self.notify(EventUpdate::Voted { event_id: id, vote });
+        self.check_certificate(now, wall, id, round);
+    }
+
+    /// Builds this node's own template for `round` and remembers it; `None` without a UTXO view (one is
+    /// requested) or when the builder refuses.
+    pub(super) fn build_own(&mut self, id: EventId, round: u32) -> Option<TemplateHash> {
+        let Some((utxos, virtual_daa_score)) = &self.utxos else {
+            self.outputs.push_back(Output::Chain(ChainRequest::FetchUtxos));
+            return None;
+        };
+        let state = self.events.get(&id)?;
+        let reserved: BTreeSet<Outpoint> =
+            self.reservations.iter().filter(|(_, owner)| **owner != id).map(|(o, _)| *o).collect();
+        let request = BuildRequest {
+            event_id: id,
+            epoch: state.epoch,
+            round,
+            payment: &state.event.payment,
+            group_script: &self.script,
+            policy: &self.config.template_policy,
+            utxos,
+            reserved: &reserved,
+            virtual_daa_score: *virtual_daa_score,
+        };
+        let template = template::build(&request).ok()?;
+        let hash = template.hash();
+        let state = self.events.get_mut(&id)?;
+        if state.templates.len() < MAX_TEMPLATES_PER_EVENT {
+            state.templates.insert(hash, template);
+        }
+        state.templates.contains_key(&hash).then_some(hash)
+    }
+
+    pub(super) fn on_vote(&mut self, now: Instant, wall: UnixMs, from: MemberIndex, message: &VoteMessage) {
+        let vote = message.vote;
+        if vote.voter != from || vote.verify(&self.config.group).is_err() {
+            return;
+        }
+        let id = vote.vote.event_id;
+        if !self.events.contains_key(&id) {
+            let Some(event) = message.event.as_ref().and_then(|bytes| Event::decode(bytes).ok()) else {
+                return;
+            };
+            if event.id() != id || self.accept_event(now, wall, event).is_err() {
+                return;
+            }
+        }
+        if let Some(bytes) = &message.template {
+            self.learn_template(id, vote.vote.template_hash, bytes);
+        }
+        if let Some(lock) = &message.lock {
+            self.on_certificate(now, wall, lock);
+        }
+        let Some(state) = self.events.get_mut(&id) else { return };
+        if vote.vote.epoch != state.epoch || state.is_finished() {
+            return;
+        }
+        let round = vote.vote.round;
+        if round + VOTE_ROUNDS_KEPT < state.round {
+            return;
+        }
+        let votes = state.votes.entry(round).or_default();
+        match votes.get(&vote.voter) {
+            Some(existing) if existing.vote.template_hash != vote.vote.template_hash => {
+                state.equivocators.insert(vote.voter);
+                return;
+            }
+            Some(_) => return,
+            None => {
+                votes.insert(vote.voter, vote);
+            }
+        }
+        // Round synchronisation: more members than can be Byzantine are in a later round.
+        let pull =
+            (2 * usize::from(self.config.group.threshold())).saturating_sub(self.config.group.size()).max(1);
+        if round > state.round && votes.len() >= pull {
+            state.round = round;
+            state.deadline = Some(now.plus_millis(self.config.timing.round_timeout(round)));
+            state.prune_votes();
+            self.vote_in_round(now, wall, id, round);
+        }
+        self.check_certificate(now, wall, id, round);
+    }
+
+    /// Validates and keeps a template a peer sent for `id`, if it is new and the claimed hash matches.
+    pub(super) fn learn_template(&mut self, id: EventId, claimed: TemplateHash, bytes: &[u8]) {
+        let Some(state) = self.events.get_mut(&id) else { return };
+        if state.templates.contains_key(&claimed) || state.templates.len() >= MAX_TEMPLATES_PER_EVENT {
+            return;
+        }
+        let Ok(template) = Template::decode(bytes) else { return };
+        let valid = template::validate(
+            &template,
+            claimed,
+            &state.event.payment,
+            &self.script,
+            &self.config.template_policy,
+        );
+        if valid.is_ok() {
+            state.templates.insert(claimed, template);
+        }
+    }
+
+    /// Forms a certificate for `round` if `Q` votes agree.
+    pub(super) fn check_certificate(&mut self, now: Instant, wall: UnixMs, id: EventId, round: u32) {
+        let Some(state) = self.events.get(&id) else { return };
+        let Some(votes) = state.votes.get(&round) else { return };
+        let quorum = self.config.group.quorum();
+        let mut tally: BTreeMap<TemplateHash, Vec<SignedVote>> = BTreeMap::new();
+        for v in votes.values() {
+            tally.entry(v.vote.template_hash).or_default().push(*v);
+        }
+        let Some(agreeing) = tally.into_values().find(|v| v.len() >= quorum) else { return };
+        let Ok(certificate) = QuorumCertificate::from_votes(&agreeing) else { return };
+        self.on_certificate(now, wall, &certificate);
+    }
+
+    /// A certificate from anywhere: verified, it may raise the lock, pull this node into its round and
+    /// let it sign.
+    pub(super) fn on_certificate(&mut self, now: Instant, wall: UnixMs, certificate: &QuorumCertificate) {
+        if certificate.verify(&self.config.group).is_err() {
+            return;
+        }
+        let id = certificate.vote.event_id;
+        let Some(state) = self.events.get_mut(&id) else { return };
+        if certificate.vote.epoch != state.epoch || state.is_finished() {
+            return;
+        }
+        let round = certificate.vote.round;
+        let raised = state.lock.as_ref().is_none_or(|lock| round > lock.vote.round);
+        if raised {
+            state.lock = Some(certificate.clone());
+            self.notify(EventUpdate::Certified { event_id: id, vote: certificate.vote });
+        }
+        self.try_sign(wall, certificate);
+        let Some(state) = self.events.get_mut(&id) else { return };
+        if round > state.round {
+            state.round = round;
+            state.deadline = Some(now.plus_millis(self.config.timing.round_timeout(round)));
+            state.prune_votes();
+            self.vote_in_round(now, wall, id, round);
+        }
+    }
+
+    pub(super) fn on_timer(&mut self, now: Instant, wall: UnixMs) {
+        let due: Vec<EventId> = self
+            .events
+            .iter()
+            .filter(|(_, e)| e.deadline.is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            let Some(state) = self.events.get_mut(&id) else { continue };
+            let next = state.round + 1;
+            if next >= self.config.timing.max_rounds {
+                state.deadline = None;
+                if state.signed.is_none() && state.phase == Phase::Voting {
+                    state.phase = Phase::Abandoned;
+                    let epoch = state.epoch;
+                    self.reservations.retain(|_, owner| *owner != id);
+                    self.persist(alloc::vec![Record::Ended {
+                        event_id: id,
+                        epoch,
+                        outcome: Ending::Abandoned
+                    }]);
+                    self.notify(EventUpdate::Abandoned { event_id: id });
+                }
+                continue;
+            }
+            state.round = next;
+            state.deadline = Some(now.plus_millis(self.config.timing.round_timeout(next)));
+            state.prune_votes();
+            self.vote_in_round(now, wall, id, next);
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The coordination core on a tiny in-test cluster: every frame delivered, every batch durable at once,
+//! time jumping to the next deadline when nothing else can happen.
+
+use std::collections::VecDeque;
+
+use igra_proto::event::operators::{OperatorAttestation, OperatorConfig, approve};
+use igra_proto::event::{Attestation, AttestationConfig, Event, EventSource, SourceKind};
+use igra_proto::kaspa::hashing::transaction_id;
+use igra_proto::kaspa::script::{MultisigScript, pay_to_pubkey};
+use igra_proto::kaspa::sighash::{SigHashType, SighashContext};
+use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA, Transaction, UtxoEntry};
+use igra_proto::node::{ChainRequest, Destination, Input, Node, NodeConfig, Output, Phase, Timing};
+use igra_proto::template::{Payment, TemplatePolicy, Utxo};
+use igra_proto::wire::BoundedVec;
+use igra_proto::{
+    EventId, Instant, MemberIndex, SchnorrSignature, Signer, SigningPublicKey, TransactionId, UnixMs,
+};
+use proptests::{Fixture, T0, fixture, test_signer};
+
+const DAA: u64 = 1_000_000;
+
+struct Cluster {
+    f: Fixture,
+    script: MultisigScript,
+    nodes: Vec<Node>,
+    views: Vec<Vec<Utxo>>,
+    network: VecDeque<(usize, Vec<u8>)>,
+    now: Instant,
+    submitted: Vec<(usize, EventId, Transaction)>,
+    operators: Vec<igra_proto::LocalSigner>,
+}
+
+fn utxo(script: &MultisigScript, tag: u32, amount: u64) -> Utxo {
+    let mut txid = [0u8; 32];
+    txid[..4].copy_from_slice(&tag.to_le_bytes());
+    Utxo {
+        outpoint: Outpoint { transaction_id: TransactionId(txid), index: 0 },
+        entry: UtxoEntry {
+            amount,
+            script_public_key: script.script_public_key(),
+            block_daa_score: DAA - 5_000,
+            is_coinbase: false,
+        },
+    }
+}
+
+impl Cluster {
+    fn new(n: u8, m: u8) -> Self {
+        let f = fixture(n, m);
+        let script = MultisigScript::for_group(&f.group).unwrap();
+        let operators: Vec<_> = (0..3).map(|i| test_signer(200 + i)).collect();
+        let attestation = AttestationConfig {
+            operators: Some(OperatorConfig {
+                keys: operators.iter().map(Signer::identity_public_key).collect(),
+                threshold: 2,
+            }),
+        };
+        let nodes = (0..n)
+            .map(|i| {
+                let config = NodeConfig {
+                    group: f.group.clone(),
+                    me: MemberIndex(i),
+                    attestation: attestation.clone(),
+                    template_policy: TemplatePolicy::default(),
+                    timing: Timing::default(),
+                    max_events_in_flight: 64,
+                };
+                Node::new(config, Box::new(test_signer(i)), [i; 32], 1, Instant(0)).unwrap()
+            })
+            .collect();
+        let pool: Vec<_> = (0..20).map(|t| utxo(&script, t, 10 * SOMPI_PER_KASPA)).collect();
+        Self {
+            views: vec![pool; usize::from(n)],
+            f,
+            script,
+            nodes,
+            network: VecDeque::new(),
+            now: Instant(0),
+            submitted: Vec::new(),
+            operators,
+        }
+    }
+
+    fn wall(&self) -> UnixMs {
+        UnixMs(T0.0 + self.now.0)
+    }
+
+    fn event(&self, tag: u8, amount: u64) -> Event {
+        let mut event = Event {
+            source: EventSource { kind: SourceKind::Operators, id: 0 },
+            external_id: [tag; 32],
+            payment: Payment { destination: pay_to_pubkey(&SigningPublicKey([0x42; 32])), amount },
+            attestation: Attestation::Operators(OperatorAttestation { approvals: BoundedVec::new() }),
+        };
+        let id = event.id();
+        let approvals: Vec<_> = (0..2)
+            .map(|i| approve(&self.operators[i], u8::try_from(i).unwrap(), self.f.group.id(), &id).unwrap())
+            .collect();
+        event.attestation =
+            Attestation::Operators(OperatorAttestation { approvals: approvals.try_into().unwrap() });
+        event
+    }
+
+    fn input(&mut self, node: usize, input: Input) {
+        let (now, wall) = (self.now, self.wall());
+        self.nodes[node].handle(now, wall, input);
+        self.drain(node);
+    }
+
+    fn drain(&mut self, node: usize) {
+        while let Some(output) = self.nodes[node].poll_output() {
+            match output {
+                // Storage is instant and durable here, so frames held for a batch go out at once.
+                Output::Persist { .. } | Output::Notify(_) => {}
+                Output::Send { to, frame } | Output::SendAfterPersist { to, frame, .. } => match to {
+                    Destination::All => {
+                        for peer in (0..self.nodes.len()).filter(|p| *p != node) {
+                            self.network.push_back((peer, frame.clone()));
+                        }
+                    }
+                    Destination::Member(m) => self.network.push_back((usize::from(m.0), frame)),
+                },
+                Output::Chain(ChainRequest::FetchUtxos) => {
+                    let utxos = self.views[node].clone();
+                    let (now, wall) = (self.now, self.wall());
+                    self.nodes[node].handle(now, wall, Input::Utxos { utxos, virtual_daa_score: DAA });
+                }
+                Output::Chain(ChainRequest::Submit { event_id, transaction }) => {
+                    self.submitted.push((node, event_id, transaction));
+                }
+            }
+        }
+    }
+
+    /// Delivers everything, jumping time to the next deadline whenever the network is quiet, until
+    /// `done` holds or `limit_ms` of simulated time passed.
+    fn run_until(&mut self, limit_ms: u64, done: impl Fn(&Self) -> bool) {
+        let end = self.now.plus_millis(limit_ms);
+        loop {
+            while let Some((to, frame)) = self.network.pop_front() {
+                self.input(to, Input::Frame(frame));
+            }
+            if done(self) {
+                return;
+            }
+            let next = self.nodes.iter().filter_map(|n| n.poll_timeout().map(|(t, _)| t)).min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    for i in 0..self.nodes.len() {
+                        if self.nodes[i].poll_timeout().is_some_and(|(d, _)| d <= self.now) {
+                            self.input(i, Input::Timer);
+                        }
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn all_submitted(&self, id: &EventId) -> bool {
+        self.nodes.iter().all(|n| n.status(id).is_some_and(|s| matches!(s.phase, Phase::Submitted { .. })))
+    }
+
+    /// Checks a finalized input as CHECKMULTISIG would: `m` signatures verifying, in key order.
+    fn check_signed(&self, tx: &Transaction, entries: &[UtxoEntry]) {
+        let ctx = SighashContext::new(tx);
+        for (i, input) in tx.inputs.iter().enumerate() {
+            let sighash = ctx.schnorr(i, &entries[i], SigHashType::ALL).unwrap();
+            let mut keys = self.script.keys().iter();
+            for k in 0..usize::from(self.script.threshold()) {
+                let sig =
+                    SchnorrSignature(input.signature_script[k * 66 + 1..k * 66 + 65].try_into().unwrap());
+                assert!(
+                    keys.any(|key| key.verify_schnorr(&sighash, &sig).is_ok()),
+                    "input {i} signature {k}"
+                );
+            }
+        }
+    }
+}
+
+fn entries_of(c: &Cluster, tx: &Transaction) -> Vec<UtxoEntry> {
+    tx.inputs
+        .iter()
+        .map(|i| c.views.iter().flatten().find(|u| u.outpoint == i.previous_outpoint).unwrap().entry.clone())
+        .collect()
+}
+
+#[test]
+fn three_of_five_pays_an_event_in_one_round() {
+    let mut c = Cluster::new(5, 3);
+    let event = c.event(1, 3 * SOMPI_PER_KASPA);
+    let id = event.id();
+    c.input(0, Input::NewEvent(event));
+    c.run_until(60_000, |c| c.all_submitted(&id));
+    assert!(c.all_submitted(&id), "every node finalizes");
+    let txids: Vec<_> = c.submitted.iter().map(|(_, _, tx)| transaction_id(tx)).collect();
+    assert!(txids.windows(2).all(|w| w[0] == w[1]), "every node finalizes the same transaction");
+    for node in &c.nodes {
+        let status = node.status(&id).unwrap();
+        assert_eq!(status.round, 0, "one voting round");
+        assert_eq!(status.my_votes.len(), 1);
+        assert!(status.signed.is_some());
+    }
+    let (_, _, tx) = &c.submitted[0];
+    c.check_signed(tx, &entries_of(&c, tx));
+    assert_eq!(tx.outputs[0].value, 3 * SOMPI_PER_KASPA);
+}
+
+#[test]
+fn split_utxo_views_converge_in_a_later_round() {
+    let mut c = Cluster::new(5, 3);
+    // Each node sees a different part of the pool, so every round-0 template differs.
+    let pool = c.views[0].clone();
+    for (i, view) in c.views.iter_mut().enumerate() {
+        *view = pool.iter().skip(i * 4).take(4).cloned().collect();
+    }
+    let event = c.event(2, 3 * SOMPI_PER_KASPA);
+    let id = event.id();
+    for i in 0..5 {
+        c.input(i, Input::NewEvent(event.clone()));
+    }
+    c.run_until(120_000, |c| c.all_submitted(&id));
+    assert!(c.all_submitted(&id));
+    let rounds: Vec<u32> = c.nodes.iter().map(|n| n.status(&id).unwrap().round).collect();
+    assert!(rounds.iter().all(|r| *r >= 1), "no quorum in round 0: {rounds:?}");
+    let txids: Vec<_> = c.submitted.iter().map(|(_, _, tx)| transaction_id(tx)).collect();
+    assert!(txids.windows(2).all(|w| w[0] == w[1]));
+    // Sign-once: every node signed exactly one template.
+    let signed: Vec<_> = c.nodes.iter().map(|n| n.status(&id).unwrap().signed.unwrap()).collect();
+    assert!(signed.windows(2).all(|w| w[0] == w[1]));
+}
