@@ -4,12 +4,16 @@
 use std::collections::VecDeque;
 
 use igra_proto::event::operators::{OperatorAttestation, OperatorConfig, approve};
+use igra_proto::event::policy::PolicyConfig;
 use igra_proto::event::{Attestation, AttestationConfig, Event, EventSource, SourceKind};
 use igra_proto::kaspa::hashing::transaction_id;
 use igra_proto::kaspa::script::{MultisigScript, pay_to_pubkey};
 use igra_proto::kaspa::sighash::{SigHashType, SighashContext};
 use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA, Transaction, UtxoEntry};
-use igra_proto::node::{ChainRequest, Destination, Input, Node, NodeConfig, Output, Phase, Timing};
+use igra_proto::node::{
+    ChainRequest, Destination, EventRefusal, EventUpdate, Input, Node, NodeConfig, Output, Phase, Record,
+    Timing,
+};
 use igra_proto::template::{Payment, TemplatePolicy, Utxo};
 use igra_proto::wire::BoundedVec;
 use igra_proto::{
@@ -28,6 +32,10 @@ struct Cluster {
     now: Instant,
     submitted: Vec<(usize, EventId, Transaction)>,
     operators: Vec<igra_proto::LocalSigner>,
+    configs: Vec<NodeConfig>,
+    logs: Vec<Vec<Record>>,
+    boots: Vec<u64>,
+    refused: Vec<(usize, EventRefusal)>,
 }
 
 fn utxo(script: &MultisigScript, tag: u32, amount: u64) -> Utxo {
@@ -55,17 +63,30 @@ impl Cluster {
                 threshold: 2,
             }),
         };
+        let configs: Vec<NodeConfig> = (0..n)
+            .map(|i| NodeConfig {
+                group: f.group.clone(),
+                me: MemberIndex(i),
+                attestation: attestation.clone(),
+                template_policy: TemplatePolicy::default(),
+                policy: PolicyConfig {
+                    min_amount: 1,
+                    max_amount: 1_000 * SOMPI_PER_KASPA,
+                    allow: None,
+                    deny: vec![],
+                    window_ms: 86_400_000,
+                    global_cap: Some(100 * SOMPI_PER_KASPA),
+                    source_caps: vec![],
+                    paused: false,
+                },
+                timing: Timing::default(),
+                max_events_in_flight: 64,
+            })
+            .collect();
         let nodes = (0..n)
             .map(|i| {
-                let config = NodeConfig {
-                    group: f.group.clone(),
-                    me: MemberIndex(i),
-                    attestation: attestation.clone(),
-                    template_policy: TemplatePolicy::default(),
-                    timing: Timing::default(),
-                    max_events_in_flight: 64,
-                };
-                Node::new(config, Box::new(test_signer(i)), [i; 32], 1, Instant(0)).unwrap()
+                Node::new(configs[usize::from(i)].clone(), Box::new(test_signer(i)), [i; 32], 1, Instant(0))
+                    .unwrap()
             })
             .collect();
         let pool: Vec<_> = (0..20).map(|t| utxo(&script, t, 10 * SOMPI_PER_KASPA)).collect();
@@ -78,6 +99,10 @@ impl Cluster {
             now: Instant(0),
             submitted: Vec::new(),
             operators,
+            configs,
+            logs: vec![Vec::new(); usize::from(n)],
+            boots: vec![1; usize::from(n)],
+            refused: Vec::new(),
         }
     }
 
@@ -111,7 +136,9 @@ impl Cluster {
         while let Some(output) = self.nodes[node].poll_output() {
             match output {
                 // Storage is instant and durable here, so frames held for a batch go out at once.
-                Output::Persist { .. } | Output::Notify(_) => {}
+                Output::Persist { records, .. } => self.logs[node].extend(records),
+                Output::Notify(EventUpdate::Refused { reason, .. }) => self.refused.push((node, reason)),
+                Output::Notify(_) => {}
                 Output::Send { to, frame } | Output::SendAfterPersist { to, frame, .. } => match to {
                     Destination::All => {
                         for peer in (0..self.nodes.len()).filter(|p| *p != node) {
@@ -156,6 +183,18 @@ impl Cluster {
                 _ => return,
             }
         }
+    }
+
+    /// Crashes node `i` (losing everything not persisted) and restarts it from its records.
+    fn crash_and_restart(&mut self, i: usize) {
+        self.boots[i] += 1;
+        let signer = Box::new(test_signer(u8::try_from(i).unwrap()));
+        let seed = [u8::try_from(i).unwrap(); 32];
+        let (now, wall) = (self.now, self.wall());
+        self.nodes[i] =
+            Node::restore(self.configs[i].clone(), signer, seed, self.boots[i], now, wall, &self.logs[i])
+                .unwrap();
+        self.drain(i);
     }
 
     fn all_submitted(&self, id: &EventId) -> bool {
@@ -230,4 +269,72 @@ fn split_utxo_views_converge_in_a_later_round() {
     // Sign-once: every node signed exactly one template.
     let signed: Vec<_> = c.nodes.iter().map(|n| n.status(&id).unwrap().signed.unwrap()).collect();
     assert!(signed.windows(2).all(|w| w[0] == w[1]));
+}
+
+#[test]
+fn a_node_restarted_after_voting_keeps_its_vote_and_the_event_completes() {
+    let mut c = Cluster::new(5, 3);
+    let event = c.event(3, 3 * SOMPI_PER_KASPA);
+    let id = event.id();
+    c.input(0, Input::NewEvent(event));
+    let before = c.nodes[0].status(&id).unwrap().my_votes;
+    assert_eq!(before.len(), 1);
+    // The vote's frame is still in flight; node 0 crashes and restarts from its records.
+    c.crash_and_restart(0);
+    let after = c.nodes[0].status(&id).unwrap();
+    assert_eq!(after.my_votes, before, "the restarted node remembers its vote");
+    c.run_until(60_000, |c| c.all_submitted(&id));
+    assert!(c.all_submitted(&id));
+    assert_eq!(
+        c.nodes[0].status(&id).unwrap().my_votes[0],
+        before[0],
+        "and never votes differently in round 0"
+    );
+}
+
+#[test]
+fn a_node_restarted_after_signing_never_signs_another_template() {
+    let mut c = Cluster::new(5, 3);
+    let event = c.event(4, 3 * SOMPI_PER_KASPA);
+    let id = event.id();
+    c.input(0, Input::NewEvent(event));
+    // Deliver until node 0 has signed, then crash it before anything else happens.
+    while c.nodes[0].status(&id).unwrap().signed.is_none() {
+        let (to, frame) = c.network.pop_front().expect("the protocol progresses");
+        c.input(to, Input::Frame(frame));
+    }
+    let signed = c.nodes[0].status(&id).unwrap().signed;
+    c.crash_and_restart(0);
+    let restored = c.nodes[0].status(&id).unwrap();
+    assert_eq!(restored.signed, signed, "the sign-once record survives the crash");
+    assert_eq!(restored.phase, Phase::Signing);
+    c.run_until(60_000, |c| c.all_submitted(&id));
+    assert!(c.all_submitted(&id));
+    for node in &c.nodes {
+        assert_eq!(node.status(&id).unwrap().signed, signed);
+    }
+}
+
+#[test]
+fn the_policy_cap_holds_across_concurrent_events() {
+    let mut c = Cluster::new(3, 2);
+    for config in &mut c.configs {
+        config.policy.global_cap = Some(5 * SOMPI_PER_KASPA);
+    }
+    for i in 0..3 {
+        c.crash_and_restart(i);
+    }
+    // Each fits the cap alone, not together.
+    let first = c.event(5, 3 * SOMPI_PER_KASPA);
+    let second = c.event(6, 3 * SOMPI_PER_KASPA);
+    let (a, b) = (first.id(), second.id());
+    c.input(0, Input::NewEvent(first));
+    c.input(0, Input::NewEvent(second));
+    c.run_until(120_000, |c| c.all_submitted(&a));
+    assert!(c.all_submitted(&a));
+    assert!(
+        c.nodes.iter().all(|n| n.status(&b).is_none_or(|s| s.signed.is_none())),
+        "the second event is never signed"
+    );
+    assert!(c.refused.iter().any(|(_, r)| matches!(r, EventRefusal::Policy(_))), "refusals are typed");
 }

@@ -57,3 +57,24 @@ impl EventState {
         self.votes.retain(|r, _| *r >= keep_from);
     }
 }
+
+impl EventState {
+    /// A new event in round 0 of epoch 0, its first round ending at `deadline`.
+    pub(super) fn new(event: Event, encoded: EncodedEvent, deadline: Instant) -> Self {
+        Self {
+            event,
+            encoded,
+            phase: Phase::Voting,
+            epoch: 0,
+            round: 0,
+            deadline: Some(deadline),
+            templates: BTreeMap::new(),
+            votes: BTreeMap::new(),
+            my_votes: BTreeMap::new(),
+            lock: None,
+            signed: None,
+            sets: BTreeMap::new(),
+            equivocators: BTreeSet::new(),
+        }
+    }
+}

@@ -29,12 +29,14 @@
 
 mod event_state;
 mod record;
+mod restore;
 mod signing;
 mod voting;
 
 use event_state::EventState;
 
 pub use record::{Ending, Record};
+pub use restore::RestoreError;
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -42,6 +44,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::envelope::{Gate, Sealer};
+use crate::event::policy::{Policy, PolicyConfig, PolicyConfigError, PolicyViolation};
 use crate::event::{AttestationConfig, AttestationError, Event};
 use crate::group::{Group, MemberIndex};
 use crate::hash::{Domain, DomainHasher};
@@ -90,6 +93,8 @@ pub struct NodeConfig {
     pub attestation: AttestationConfig,
     /// The group's template policy.
     pub template_policy: TemplatePolicy,
+    /// This signer's policy: amount bounds, destination lists, volume caps, pause.
+    pub policy: PolicyConfig,
     /// Round timers.
     pub timing: Timing,
     /// Events in progress at once; a new event beyond this is refused as busy.
@@ -178,6 +183,8 @@ pub enum EventUpdate {
 pub enum EventRefusal {
     /// Its attestation does not hold.
     Attestation(AttestationError),
+    /// This signer's policy refuses it.
+    Policy(PolicyViolation),
     /// Too many events are in flight.
     Busy,
     /// It does not fit in a message.
@@ -188,6 +195,7 @@ impl fmt::Display for EventRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Attestation(e) => write!(f, "attestation: {e}"),
+            Self::Policy(e) => write!(f, "policy: {e}"),
             Self::Busy => f.write_str("too many events in flight"),
             Self::TooLarge => f.write_str("the event does not fit in a message"),
         }
@@ -299,6 +307,7 @@ pub struct Node {
     script: MultisigScript,
     signer: Box<dyn Signer>,
     seed: [u8; 32],
+    boot_epoch: u64,
     aux_counter: u64,
     sealer: Sealer,
     gate: Gate,
@@ -306,6 +315,7 @@ pub struct Node {
     next_batch: u64,
     utxos: Option<(Vec<Utxo>, u64)>,
     reservations: BTreeMap<Outpoint, EventId>,
+    policy: Policy,
     events: BTreeMap<EventId, EventState>,
 }
 
@@ -319,12 +329,16 @@ impl fmt::Debug for Node {
 }
 
 /// Why a node could not be created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeError {
     /// `me` is not a member of the group, or the signer's keys are not that member's.
     NotAMember,
     /// The group's keys do not form a standard multisig script.
     Script(crate::kaspa::script::ScriptError),
+    /// The signer policy is invalid.
+    Policy(PolicyConfigError),
+    /// The signer failed.
+    Signer(crate::keys::SignerError),
 }
 
 impl fmt::Display for NodeError {
@@ -332,6 +346,8 @@ impl fmt::Display for NodeError {
         match self {
             Self::NotAMember => f.write_str("the signer is not the configured member"),
             Self::Script(e) => write!(f, "group script: {e}"),
+            Self::Policy(e) => write!(f, "policy: {e}"),
+            Self::Signer(e) => write!(f, "signer: {e}"),
         }
     }
 }
@@ -353,13 +369,16 @@ impl Node {
             return Err(NodeError::NotAMember);
         }
         let script = MultisigScript::for_group(&config.group).map_err(NodeError::Script)?;
+        let policy = Policy::new(config.policy.clone()).map_err(NodeError::Policy)?;
         let _ = now;
         Ok(Self {
+            policy,
             sealer: Sealer::new(&config.group, config.me, boot_epoch),
             gate: Gate::new(&config.group, config.me),
             script,
             signer,
             seed,
+            boot_epoch,
             aux_counter: 0,
             outputs: VecDeque::new(),
             next_batch: 0,
@@ -474,12 +493,13 @@ impl Node {
         self.outputs.push_back(Output::Notify(update));
     }
 
-    /// BIP340 auxiliary randomness, derived from the seed: reproducible in simulation, unpredictable
-    /// to anyone who does not know the seed.
+    /// BIP340 auxiliary randomness, derived from the seed, the boot epoch and a counter: reproducible in
+    /// simulation, unpredictable to anyone who does not know the seed, never repeated across restarts.
     fn next_aux(&mut self) -> [u8; 32] {
         self.aux_counter += 1;
         DomainHasher::new(Domain::AuxRandomness)
             .update(&self.seed)
+            .update(&self.boot_epoch.to_le_bytes())
             .update(&self.aux_counter.to_le_bytes())
             .finalize()
     }

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::policy::Commitment;
 use crate::ids::{EventId, TemplateHash, TransactionId};
 use crate::vote::QuorumCertificate;
 use crate::wire::BoundedVec;
@@ -45,6 +46,13 @@ pub enum Record {
         template: EncodedTemplate,
         /// This node's signatures of every input.
         signatures: BoundedVec<PartialSignature, MAX_SIGNATURES_PER_MESSAGE>,
+    },
+    /// This node's policy commitment to an event, written with the first vote or signature it covers.
+    Commitment {
+        /// The event.
+        event_id: EventId,
+        /// The commitment.
+        commitment: Commitment,
     },
     /// How an event ended.
     Ended {

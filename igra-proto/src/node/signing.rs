@@ -23,6 +23,11 @@ impl Node {
         if state.signed.is_some() || later_vote {
             return;
         }
+        if !state.templates.contains_key(&hash) {
+            return;
+        }
+        // Every rule runs again before signing (a pause since the vote, a cap filled meanwhile).
+        let Ok(commitment) = self.policy.commit(wall, &state.event) else { return };
         let Some(template) = state.templates.get(&hash) else { return };
         let Ok(signatures) = template.sign(self.signer.as_ref(), self.config.me, &aux) else { return };
         let Ok(encoded) = template.encode() else { return };
@@ -38,6 +43,7 @@ impl Node {
         state.phase = Phase::Signing;
         let Ok(bounded) = BoundedVec::try_from(signatures) else { return };
         let records = alloc::vec![
+            Record::Commitment { event_id: id, commitment },
             Record::Lock { certificate: certificate.clone() },
             Record::SignOnce {
                 certificate: certificate.clone(),
@@ -106,7 +112,7 @@ impl Node {
 }
 
 /// The signature set of `hash`, created on first use.
-fn signature_set<'s>(
+pub(super) fn signature_set<'s>(
     sets: &'s mut BTreeMap<TemplateHash, SignatureSet>,
     group: &Group,
     hash: TemplateHash,

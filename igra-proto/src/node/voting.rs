@@ -33,26 +33,9 @@ impl Node {
         event::verify(&event, &self.config.attestation, self.config.group.id())
             .map_err(EventRefusal::Attestation)?;
         let encoded = event.encode().map_err(|_| EventRefusal::TooLarge)?;
-        let batch = self.persist(alloc::vec![Record::Event { event: encoded.clone() }]);
-        let _ = batch;
-        self.events.insert(
-            id,
-            EventState {
-                event,
-                encoded,
-                phase: Phase::Voting,
-                epoch: 0,
-                round: 0,
-                deadline: Some(now.plus_millis(self.config.timing.round_timeout(0))),
-                templates: BTreeMap::new(),
-                votes: BTreeMap::new(),
-                my_votes: BTreeMap::new(),
-                lock: None,
-                signed: None,
-                sets: BTreeMap::new(),
-                equivocators: BTreeSet::new(),
-            },
-        );
+        self.persist(alloc::vec![Record::Event { event: encoded.clone() }]);
+        let deadline = now.plus_millis(self.config.timing.round_timeout(0));
+        self.events.insert(id, EventState::new(event, encoded, deadline));
         self.notify(EventUpdate::Accepted { event_id: id });
         self.vote_in_round(now, wall, id, 0);
         Ok(())
@@ -91,6 +74,16 @@ impl Node {
             },
         };
         let Some(state) = self.events.get_mut(&id) else { return };
+        // The policy counts what this node votes for; a refusal now (a cap filled by other events,
+        // a pause) means no vote.
+        let commitment = match self.policy.commit(wall, &state.event) {
+            Ok(commitment) => commitment,
+            Err(violation) => {
+                self.notify(EventUpdate::Refused { event_id: id, reason: EventRefusal::Policy(violation) });
+                return;
+            }
+        };
+        let Some(state) = self.events.get_mut(&id) else { return };
         let Some(template) = state.templates.get(&template_hash) else { return };
         let Ok(encoded) = template.encode() else { return };
         let vote = Vote { event_id: id, epoch: state.epoch, round, template_hash };
@@ -109,12 +102,10 @@ impl Node {
             template: Some(encoded.clone()),
             event: Some(state.encoded.clone()),
         };
-        let batch = self.persist(alloc::vec![Record::Vote {
-            event_id: id,
-            epoch: vote.epoch,
-            round,
-            template: encoded
-        }]);
+        let batch = self.persist(alloc::vec![
+            Record::Commitment { event_id: id, commitment },
+            Record::Vote { event_id: id, epoch: vote.epoch, round, template: encoded },
+        ]);
         self.send_after(wall, batch, Destination::All, &Body::Vote(message));
         self.notify(EventUpdate::Voted { event_id: id, vote });
         self.check_certificate(now, wall, id, round);
