@@ -12,6 +12,7 @@
 //! and the external id and source id must be the verified message's own.
 
 pub mod evm;
+pub mod hyperlane;
 pub mod operators;
 
 use alloc::vec::Vec;
@@ -229,6 +230,38 @@ pub fn verify(event: &Event, config: &AttestationConfig, group_id: GroupId) -> R
             }
             operators::verify(cfg, a, group_id, &event.id()).map_err(AttestationError::Operators)
         }
+    }
+}
+
+/// Reads a packed big-endian encoding front to back; every read is `None` once the input runs out.
+pub(crate) struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    /// A reader at the start of `bytes`.
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self(bytes)
+    }
+
+    /// The next `N` bytes.
+    pub(crate) fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
+    }
+
+    /// The next byte.
+    pub(crate) fn u8(&mut self) -> Option<u8> {
+        self.array().map(u8::from_be_bytes)
+    }
+
+    /// The next big-endian `u32`.
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        self.array().map(u32::from_be_bytes)
+    }
+
+    /// Everything not read yet.
+    pub(crate) fn rest(self) -> &'a [u8] {
+        self.0
     }
 }
 
