@@ -60,6 +60,8 @@ pub struct EventSource {
 /// The proof that an event was authorized at its source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Attestation {
+    /// A Hyperlane message with its validators' ISM metadata.
+    Hyperlane(hyperlane::HyperlaneAttestation),
     /// Operator signatures over the event.
     Operators(operators::OperatorAttestation),
 }
@@ -68,6 +70,7 @@ impl Attestation {
     /// The source kind this attestation proves.
     pub fn kind(&self) -> SourceKind {
         match self {
+            Self::Hyperlane(_) => SourceKind::Hyperlane,
             Self::Operators(_) => SourceKind::Operators,
         }
     }
@@ -186,6 +189,8 @@ pub struct Claim<'a> {
 /// The attestation rules of a group: which sources it accepts and whom it trusts for each.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AttestationConfig {
+    /// The Hyperlane origins and validators, if Hyperlane events are accepted.
+    pub hyperlane: Option<hyperlane::HyperlaneConfig>,
     /// The operator set, if operator events are accepted.
     pub operators: Option<operators::OperatorConfig>,
 }
@@ -197,6 +202,8 @@ pub enum AttestationError {
     KindMismatch,
     /// The group does not accept events from this kind of source.
     SourceNotConfigured(SourceKind),
+    /// The Hyperlane proof failed.
+    Hyperlane(hyperlane::HyperlaneError),
     /// The operator approval failed.
     Operators(operators::OperatorError),
 }
@@ -206,6 +213,7 @@ impl fmt::Display for AttestationError {
         match self {
             Self::KindMismatch => f.write_str("the attestation is for another kind of source"),
             Self::SourceNotConfigured(kind) => write!(f, "events from {kind:?} are not accepted"),
+            Self::Hyperlane(e) => write!(f, "Hyperlane: {e}"),
             Self::Operators(e) => write!(f, "operators: {e}"),
         }
     }
@@ -219,7 +227,16 @@ pub fn verify(event: &Event, config: &AttestationConfig, group_id: GroupId) -> R
     if event.attestation.kind() != event.source.kind {
         return Err(AttestationError::KindMismatch);
     }
+    let claim =
+        Claim { source_id: event.source.id, external_id: &event.external_id, payment: &event.payment };
     match &event.attestation {
+        Attestation::Hyperlane(a) => {
+            let cfg = config
+                .hyperlane
+                .as_ref()
+                .ok_or(AttestationError::SourceNotConfigured(SourceKind::Hyperlane))?;
+            hyperlane::verify(cfg, a, &claim).map_err(AttestationError::Hyperlane)
+        }
         Attestation::Operators(a) => {
             let cfg = config
                 .operators
