@@ -13,6 +13,7 @@
 
 pub mod evm;
 pub mod hyperlane;
+pub mod layerzero;
 pub mod operators;
 
 use alloc::vec::Vec;
@@ -276,10 +277,29 @@ impl<'a> Reader<'a> {
         self.array().map(u32::from_be_bytes)
     }
 
+    /// The next big-endian `u64`.
+    pub(crate) fn u64(&mut self) -> Option<u64> {
+        self.array().map(u64::from_be_bytes)
+    }
+
     /// Everything not read yet.
     pub(crate) fn rest(self) -> &'a [u8] {
         self.0
     }
+}
+
+/// Concatenates `parts`, which total exactly `N` bytes, into an array: a fixed-length packed encoding.
+pub(crate) fn pack<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
+    debug_assert_eq!(parts.iter().map(|p| p.len()).sum::<usize>(), N, "parts must fill the array");
+    let mut out = [0u8; N];
+    let mut rest = out.as_mut_slice();
+    for part in parts {
+        let n = part.len().min(rest.len());
+        let (head, tail) = core::mem::take(&mut rest).split_at_mut(n);
+        head.copy_from_slice(part.get(..n).unwrap_or_default());
+        rest = tail;
+    }
+    out
 }
 
 /// Helper for configuration validation: the first duplicate in `items`, if any.

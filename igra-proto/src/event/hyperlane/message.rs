@@ -114,11 +114,7 @@ impl WarpTransfer {
 
     /// The body bytes.
     pub fn encode(&self) -> [u8; WARP_BODY_LEN] {
-        let mut out = [0u8; WARP_BODY_LEN];
-        let (recipient, amount) = out.split_at_mut(32);
-        recipient.copy_from_slice(&self.recipient);
-        amount.copy_from_slice(&self.amount);
-        out
+        crate::event::pack(&[&self.recipient, &self.amount])
     }
 }
 
