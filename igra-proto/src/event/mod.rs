@@ -63,6 +63,8 @@ pub struct EventSource {
 pub enum Attestation {
     /// A Hyperlane message with its validators' ISM metadata.
     Hyperlane(hyperlane::HyperlaneAttestation),
+    /// A LayerZero packet with its DVN signers' signatures.
+    LayerZero(layerzero::LayerZeroAttestation),
     /// Operator signatures over the event.
     Operators(operators::OperatorAttestation),
 }
@@ -72,6 +74,7 @@ impl Attestation {
     pub fn kind(&self) -> SourceKind {
         match self {
             Self::Hyperlane(_) => SourceKind::Hyperlane,
+            Self::LayerZero(_) => SourceKind::LayerZero,
             Self::Operators(_) => SourceKind::Operators,
         }
     }
@@ -192,6 +195,8 @@ pub struct Claim<'a> {
 pub struct AttestationConfig {
     /// The Hyperlane origins and validators, if Hyperlane events are accepted.
     pub hyperlane: Option<hyperlane::HyperlaneConfig>,
+    /// The LayerZero peers and DVN, if LayerZero events are accepted.
+    pub layerzero: Option<layerzero::LayerZeroConfig>,
     /// The operator set, if operator events are accepted.
     pub operators: Option<operators::OperatorConfig>,
 }
@@ -205,6 +210,8 @@ pub enum AttestationError {
     SourceNotConfigured(SourceKind),
     /// The Hyperlane proof failed.
     Hyperlane(hyperlane::HyperlaneError),
+    /// The LayerZero proof failed.
+    LayerZero(layerzero::LayerZeroError),
     /// The operator approval failed.
     Operators(operators::OperatorError),
 }
@@ -215,6 +222,7 @@ impl fmt::Display for AttestationError {
             Self::KindMismatch => f.write_str("the attestation is for another kind of source"),
             Self::SourceNotConfigured(kind) => write!(f, "events from {kind:?} are not accepted"),
             Self::Hyperlane(e) => write!(f, "Hyperlane: {e}"),
+            Self::LayerZero(e) => write!(f, "LayerZero: {e}"),
             Self::Operators(e) => write!(f, "operators: {e}"),
         }
     }
@@ -237,6 +245,13 @@ pub fn verify(event: &Event, config: &AttestationConfig, group_id: GroupId) -> R
                 .as_ref()
                 .ok_or(AttestationError::SourceNotConfigured(SourceKind::Hyperlane))?;
             hyperlane::verify(cfg, a, &claim).map_err(AttestationError::Hyperlane)
+        }
+        Attestation::LayerZero(a) => {
+            let cfg = config
+                .layerzero
+                .as_ref()
+                .ok_or(AttestationError::SourceNotConfigured(SourceKind::LayerZero))?;
+            layerzero::verify(cfg, a, &claim).map_err(AttestationError::LayerZero)
         }
         Attestation::Operators(a) => {
             let cfg = config
