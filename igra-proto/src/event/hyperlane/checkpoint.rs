@@ -73,8 +73,9 @@ pub enum MetadataError {
         /// The fixed part's length.
         min: usize,
     },
-    /// The signature section is not a whole number of 65-byte signatures (the ISM's
-    /// `signatureCount` refuses such metadata too).
+    /// The signature section is not a whole number of 65-byte signatures. The ISM's `verify` reads
+    /// only the signatures it needs and would ignore a ragged tail, but its `signatureCount` refuses
+    /// such metadata, and relayers never build it: refusing it keeps one encoding per proof.
     SignaturesMisaligned {
         /// The signature section's length.
         len: usize,

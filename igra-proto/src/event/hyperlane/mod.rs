@@ -7,14 +7,20 @@
 //! * the message is version 3, addressed to the group's domain and router, from a configured origin
 //!   router, and its origin, id, recipient and amount are the event's own (the binding rule of
 //!   [`crate::event`]);
-//! * the metadata names the origin's configured `MerkleTreeHook`, and (merkle-root layout) the message
-//!   is proven into the signed checkpoint at or before its index;
+//! * the metadata names the origin's configured `MerkleTreeHook`; in the merkle-root layout, the
+//!   message's leaf index is at or before the signed checkpoint's and its proof yields the signed root;
 //! * the first `threshold` signatures recover, under `OpenZeppelin`'s rules, to validators in the
-//!   configured order: the on-chain `AbstractMultisigIsm` walk, so the group accepts exactly what an
-//!   ISM with the same validators and threshold accepts. Extra signatures are ignored, as on chain.
+//!   configured order: the on-chain `AbstractMultisigIsm` walk, so any signature set the group
+//!   accepts, an ISM with the same validators and threshold accepts too. Extra signatures are ignored,
+//!   as on chain.
 //!
-//! The group's own checks go beyond an ISM's: the origin router and the hook are pinned by
-//! configuration, and a body with token metadata after the amount is refused.
+//! The group is stricter than an ISM: the origin router and the hook are pinned by configuration, a
+//! body with token metadata after the amount is refused, and so is a ragged signature section.
+//!
+//! A bad merkle proof cannot be told from a stranger's signature: both make the first signature
+//! recover to a non-validator. In the merkle-root layout that case is reported as
+//! [`HyperlaneError::MerkleRootNotSigned`], the likelier cause; later signatures by non-validators are
+//! reported as such.
 
 pub mod checkpoint;
 pub mod config;
@@ -258,20 +264,26 @@ pub fn verify(
         return Err(E::AmountMismatch);
     }
 
-    let (hook, checkpoint, signatures) = match &attestation.metadata {
+    // The digest uses the configured hook, which the metadata must name: validators of another
+    // deployment on the same domain sign for another hook.
+    let pinned = |hook: [u8; 32]| {
+        if hook == origin.merkle_tree_hook { Ok(hook) } else { Err(E::WrongMerkleTreeHook(hook)) }
+    };
+    let (checkpoint, signatures, merkle_root) = match &attestation.metadata {
         HyperlaneMetadata::MessageId(bytes) => {
             let m = MessageIdMetadata::parse(bytes).map_err(E::Metadata)?;
             let checkpoint = Checkpoint {
                 origin: message.origin,
-                merkle_tree_hook: m.merkle_tree_hook,
+                merkle_tree_hook: pinned(m.merkle_tree_hook)?,
                 root: m.root,
                 index: m.index,
                 message_id: id,
             };
-            (m.merkle_tree_hook, checkpoint, m.signatures)
+            (checkpoint, m.signatures, false)
         }
         HyperlaneMetadata::MerkleRoot(bytes) => {
             let m = MerkleRootMetadata::parse(bytes).map_err(E::Metadata)?;
+            let merkle_tree_hook = pinned(m.merkle_tree_hook)?;
             if m.message_index > m.signed_index {
                 return Err(E::MessageAfterCheckpoint {
                     message_index: m.message_index,
@@ -280,18 +292,14 @@ pub fn verify(
             }
             let checkpoint = Checkpoint {
                 origin: message.origin,
-                merkle_tree_hook: m.merkle_tree_hook,
+                merkle_tree_hook,
                 root: branch_root(&id, &m.proof, m.message_index),
                 index: m.signed_index,
                 message_id: m.signed_message_id,
             };
-            (m.merkle_tree_hook, checkpoint, m.signatures)
+            (checkpoint, m.signatures, true)
         }
     };
-    if hook != origin.merkle_tree_hook {
-        return Err(E::WrongMerkleTreeHook(hook));
-    }
-    let merkle_root = matches!(attestation.metadata, HyperlaneMetadata::MerkleRoot(_));
     check_signatures(origin, &checkpoint.digest(), signatures, merkle_root)
 }
 
