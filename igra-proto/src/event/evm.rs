@@ -20,6 +20,18 @@ pub fn keccak256(parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// The length of a signature on the wire: `r ‖ s ‖ v`.
+pub const SIGNATURE_LEN: usize = 65;
+
+/// An unsigned integer as a 32-byte big-endian ABI word (`uint256`).
+pub fn uint256(value: u128) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    if let Some(low) = out.get_mut(16..) {
+        low.copy_from_slice(&value.to_be_bytes());
+    }
+    out
+}
+
 /// The EIP-191 `personal_sign` digest of a 32-byte hash:
 /// `keccak256("\x19Ethereum Signed Message:\n32" ‖ hash)`.
 pub fn eip191_digest(hash: &[u8; 32]) -> [u8; 32] {
@@ -80,7 +92,10 @@ impl fmt::Display for RecoverError {
 impl core::error::Error for RecoverError {}
 
 /// The address that signed `digest` with the 65-byte `signature` (`r ‖ s ‖ v`).
-pub fn recover_address(digest: &[u8; 32], signature: &[u8; 65]) -> Result<EvmAddress, RecoverError> {
+pub fn recover_address(
+    digest: &[u8; 32],
+    signature: &[u8; SIGNATURE_LEN],
+) -> Result<EvmAddress, RecoverError> {
     let (rs, v) = signature.split_at(64);
     let v = v.first().copied().unwrap_or(0);
     let recovery = match v {
@@ -114,9 +129,9 @@ impl EvmSigner {
     }
 
     /// Signs a 32-byte digest as `r ‖ s ‖ v`.
-    pub fn sign_digest(&self, digest: &[u8; 32]) -> Option<[u8; 65]> {
+    pub fn sign_digest(&self, digest: &[u8; 32]) -> Option<[u8; SIGNATURE_LEN]> {
         let (sig, recovery) = self.0.sign_prehash_recoverable(digest);
-        let mut out = [0u8; 65];
+        let mut out = [0u8; SIGNATURE_LEN];
         out.get_mut(..64)?.copy_from_slice(&sig.to_bytes());
         *out.get_mut(64)? = 27 + recovery.to_byte();
         Some(out)
@@ -159,6 +174,14 @@ mod tests {
         sig[32..64].copy_from_slice(&h32("4e1464c784e2836b8c22a2b2c76fdfbdff57f173b20641544ecc0d465af6ed05"));
         sig[64] = 28;
         assert_eq!(recover_address(&digest, &sig), Ok(signer.address()));
+    }
+
+    #[test]
+    fn uint256_is_a_big_endian_word() {
+        let word = uint256(0x0102);
+        assert_eq!(word[..30], [0; 30]);
+        assert_eq!(word[30..], [1, 2]);
+        assert_eq!(uint256(u128::MAX)[16..], [0xff; 16]);
     }
 
     #[test]

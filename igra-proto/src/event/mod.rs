@@ -12,6 +12,8 @@
 //! and the external id and source id must be the verified message's own.
 
 pub mod evm;
+pub mod hyperlane;
+pub mod layerzero;
 pub mod operators;
 pub mod policy;
 
@@ -60,6 +62,10 @@ pub struct EventSource {
 /// The proof that an event was authorized at its source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Attestation {
+    /// A Hyperlane message with its validators' ISM metadata.
+    Hyperlane(hyperlane::HyperlaneAttestation),
+    /// A LayerZero packet with its DVN signers' signatures.
+    LayerZero(layerzero::LayerZeroAttestation),
     /// Operator signatures over the event.
     Operators(operators::OperatorAttestation),
 }
@@ -68,6 +74,8 @@ impl Attestation {
     /// The source kind this attestation proves.
     pub fn kind(&self) -> SourceKind {
         match self {
+            Self::Hyperlane(_) => SourceKind::Hyperlane,
+            Self::LayerZero(_) => SourceKind::LayerZero,
             Self::Operators(_) => SourceKind::Operators,
         }
     }
@@ -186,6 +194,10 @@ pub struct Claim<'a> {
 /// The attestation rules of a group: which sources it accepts and whom it trusts for each.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AttestationConfig {
+    /// The Hyperlane origins and validators, if Hyperlane events are accepted.
+    pub hyperlane: Option<hyperlane::HyperlaneConfig>,
+    /// The LayerZero peers and DVN, if LayerZero events are accepted.
+    pub layerzero: Option<layerzero::LayerZeroConfig>,
     /// The operator set, if operator events are accepted.
     pub operators: Option<operators::OperatorConfig>,
 }
@@ -197,6 +209,10 @@ pub enum AttestationError {
     KindMismatch,
     /// The group does not accept events from this kind of source.
     SourceNotConfigured(SourceKind),
+    /// The Hyperlane proof failed.
+    Hyperlane(hyperlane::HyperlaneError),
+    /// The LayerZero proof failed.
+    LayerZero(layerzero::LayerZeroError),
     /// The operator approval failed.
     Operators(operators::OperatorError),
 }
@@ -206,6 +222,8 @@ impl fmt::Display for AttestationError {
         match self {
             Self::KindMismatch => f.write_str("the attestation is for another kind of source"),
             Self::SourceNotConfigured(kind) => write!(f, "events from {kind:?} are not accepted"),
+            Self::Hyperlane(e) => write!(f, "Hyperlane: {e}"),
+            Self::LayerZero(e) => write!(f, "LayerZero: {e}"),
             Self::Operators(e) => write!(f, "operators: {e}"),
         }
     }
@@ -219,7 +237,23 @@ pub fn verify(event: &Event, config: &AttestationConfig, group_id: GroupId) -> R
     if event.attestation.kind() != event.source.kind {
         return Err(AttestationError::KindMismatch);
     }
+    let claim =
+        Claim { source_id: event.source.id, external_id: &event.external_id, payment: &event.payment };
     match &event.attestation {
+        Attestation::Hyperlane(a) => {
+            let cfg = config
+                .hyperlane
+                .as_ref()
+                .ok_or(AttestationError::SourceNotConfigured(SourceKind::Hyperlane))?;
+            hyperlane::verify(cfg, a, &claim).map_err(AttestationError::Hyperlane)
+        }
+        Attestation::LayerZero(a) => {
+            let cfg = config
+                .layerzero
+                .as_ref()
+                .ok_or(AttestationError::SourceNotConfigured(SourceKind::LayerZero))?;
+            layerzero::verify(cfg, a, &claim).map_err(AttestationError::LayerZero)
+        }
         Attestation::Operators(a) => {
             let cfg = config
                 .operators
@@ -231,6 +265,57 @@ pub fn verify(event: &Event, config: &AttestationConfig, group_id: GroupId) -> R
             operators::verify(cfg, a, group_id, &event.id()).map_err(AttestationError::Operators)
         }
     }
+}
+
+/// Reads a packed big-endian encoding front to back; every read is `None` once the input runs out.
+pub(crate) struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    /// A reader at the start of `bytes`.
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self(bytes)
+    }
+
+    /// The next `N` bytes.
+    pub(crate) fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
+    }
+
+    /// The next byte.
+    pub(crate) fn u8(&mut self) -> Option<u8> {
+        self.array().map(u8::from_be_bytes)
+    }
+
+    /// The next big-endian `u32`.
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        self.array().map(u32::from_be_bytes)
+    }
+
+    /// The next big-endian `u64`.
+    pub(crate) fn u64(&mut self) -> Option<u64> {
+        self.array().map(u64::from_be_bytes)
+    }
+
+    /// Everything not read yet.
+    pub(crate) fn rest(self) -> &'a [u8] {
+        self.0
+    }
+}
+
+/// Concatenates `parts`, which total exactly `N` bytes, into an array: a fixed-length packed encoding.
+pub(crate) fn pack<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
+    debug_assert_eq!(parts.iter().map(|p| p.len()).sum::<usize>(), N, "parts must fill the array");
+    let mut out = [0u8; N];
+    let mut rest = out.as_mut_slice();
+    for part in parts {
+        let n = part.len().min(rest.len());
+        let (head, tail) = core::mem::take(&mut rest).split_at_mut(n);
+        head.copy_from_slice(part.get(..n).unwrap_or_default());
+        rest = tail;
+    }
+    out
 }
 
 /// Helper for configuration validation: the first duplicate in `items`, if any.
