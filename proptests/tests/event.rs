@@ -3,7 +3,8 @@
 
 use igra_proto::event::operators::{OperatorApproval, OperatorAttestation, OperatorConfig, approve};
 use igra_proto::event::{
-    Attestation, AttestationConfig, AttestationError, Event, EventSource, SourceKind, verify,
+    Attestation, AttestationConfig, AttestationConfigError, AttestationError, Event, EventSource, SourceKind,
+    verify,
 };
 use igra_proto::kaspa::tx::ScriptPublicKey;
 use igra_proto::keys::IdentitySignature;
@@ -111,6 +112,7 @@ proptest! {
         let signers: Vec<_> = (0..3).map(|i| test_signer(100 + i)).collect();
         let config = AttestationConfig {
             operators: Some(OperatorConfig { keys: signers.iter().map(Signer::identity_public_key).collect(), threshold: 2 }),
+            ..AttestationConfig::default()
         };
         let mut event = event;
         event.source = EventSource { kind: SourceKind::Operators, id: 0 };
@@ -129,6 +131,7 @@ fn a_properly_approved_operator_event_verifies_and_binds_its_payment() {
             keys: signers.iter().map(Signer::identity_public_key).collect(),
             threshold: 2,
         }),
+        ..AttestationConfig::default()
     };
     let group = GroupId([7; 32]);
     let mut event = Event {
@@ -150,6 +153,8 @@ fn a_properly_approved_operator_event_verifies_and_binds_its_payment() {
     let mut redirected = event.clone();
     redirected.payment.amount += 1;
     assert!(matches!(verify(&redirected, &config, group), Err(AttestationError::Operators(_))));
+    assert_eq!(config.validate(), Ok(()));
+    assert_eq!(AttestationConfig::default().validate(), Err(AttestationConfigError::NoSources));
     // A source the group does not accept, and a kind mismatch.
     assert_eq!(
         verify(&event, &AttestationConfig::default(), group),

@@ -62,6 +62,7 @@ impl Cluster {
                 keys: operators.iter().map(Signer::identity_public_key).collect(),
                 threshold: 2,
             }),
+            ..AttestationConfig::default()
         };
         let configs: Vec<NodeConfig> = (0..n)
             .map(|i| NodeConfig {

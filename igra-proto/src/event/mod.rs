@@ -202,6 +202,52 @@ pub struct AttestationConfig {
     pub operators: Option<operators::OperatorConfig>,
 }
 
+/// An attestation configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttestationConfigError {
+    /// No source is configured: the group could never pay anything.
+    NoSources,
+    /// The Hyperlane configuration is invalid.
+    Hyperlane(hyperlane::HyperlaneConfigError),
+    /// The LayerZero configuration is invalid.
+    LayerZero(layerzero::LayerZeroConfigError),
+    /// The operator configuration is invalid.
+    Operators(operators::OperatorConfigError),
+}
+
+impl fmt::Display for AttestationConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSources => f.write_str("no event source is configured"),
+            Self::Hyperlane(e) => write!(f, "hyperlane: {e}"),
+            Self::LayerZero(e) => write!(f, "layerzero: {e}"),
+            Self::Operators(e) => write!(f, "operators: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for AttestationConfigError {}
+
+impl AttestationConfig {
+    /// Checks every configured source (thresholds within set sizes, no duplicate validators or
+    /// signers, known domains) and that at least one is configured.
+    pub fn validate(&self) -> Result<(), AttestationConfigError> {
+        if self.hyperlane.is_none() && self.layerzero.is_none() && self.operators.is_none() {
+            return Err(AttestationConfigError::NoSources);
+        }
+        if let Some(c) = &self.hyperlane {
+            c.validate().map_err(AttestationConfigError::Hyperlane)?;
+        }
+        if let Some(c) = &self.layerzero {
+            c.validate().map_err(AttestationConfigError::LayerZero)?;
+        }
+        if let Some(c) = &self.operators {
+            c.validate().map_err(AttestationConfigError::Operators)?;
+        }
+        Ok(())
+    }
+}
+
 /// Why an event's attestation was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttestationError {

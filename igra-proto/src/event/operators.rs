@@ -86,6 +86,8 @@ impl core::error::Error for OperatorConfigError {}
 /// Why an operator attestation is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OperatorError {
+    /// The operator configuration is invalid (a threshold of zero would accept no approvals).
+    InvalidConfig(OperatorConfigError),
     /// Operator events carry source id 0.
     NonZeroSourceId,
     /// An approval names an operator index that is not configured.
@@ -106,6 +108,7 @@ pub enum OperatorError {
 impl fmt::Display for OperatorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::InvalidConfig(e) => write!(f, "invalid operator configuration: {e}"),
             Self::NonZeroSourceId => f.write_str("operator events must have source id 0"),
             Self::UnknownOperator(i) => write!(f, "operator {i} is not configured"),
             Self::DuplicateOperator(i) => write!(f, "operator {i} approved twice"),
@@ -164,6 +167,7 @@ pub fn verify(
     group_id: GroupId,
     event_id: &EventId,
 ) -> Result<(), OperatorError> {
+    config.validate().map_err(OperatorError::InvalidConfig)?;
     let digest = approval_digest(group_id, event_id);
     let mut seen = [false; MAX_OPERATORS];
     for approval in attestation.approvals.iter() {
@@ -239,6 +243,16 @@ mod tests {
         assert_eq!(
             verify(&config, &attestation(vec![a0, a2]), GroupId([9; 32]), &event),
             Err(OperatorError::BadSignature(0))
+        );
+    }
+
+    #[test]
+    fn an_invalid_configuration_accepts_nothing() {
+        let config = OperatorConfig { keys: vec![], threshold: 0 };
+        let empty = attestation(vec![]);
+        assert_eq!(
+            verify(&config, &empty, GroupId([1; 32]), &EventId([2; 32])),
+            Err(OperatorError::InvalidConfig(OperatorConfigError::NoOperators))
         );
     }
 

@@ -339,6 +339,8 @@ pub enum NodeError {
     Policy(PolicyConfigError),
     /// The signer failed.
     Signer(crate::keys::SignerError),
+    /// The attestation configuration is invalid.
+    Attestation(crate::event::AttestationConfigError),
 }
 
 impl fmt::Display for NodeError {
@@ -348,6 +350,7 @@ impl fmt::Display for NodeError {
             Self::Script(e) => write!(f, "group script: {e}"),
             Self::Policy(e) => write!(f, "policy: {e}"),
             Self::Signer(e) => write!(f, "signer: {e}"),
+            Self::Attestation(e) => write!(f, "attestation: {e}"),
         }
     }
 }
@@ -370,6 +373,7 @@ impl Node {
         }
         let script = MultisigScript::for_group(&config.group).map_err(NodeError::Script)?;
         let policy = Policy::new(config.policy.clone()).map_err(NodeError::Policy)?;
+        config.attestation.validate().map_err(NodeError::Attestation)?;
         let _ = now;
         Ok(Self {
             policy,
