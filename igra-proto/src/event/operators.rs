@@ -167,7 +167,15 @@ pub fn verify(
     group_id: GroupId,
     event_id: &EventId,
 ) -> Result<(), OperatorError> {
-    config.validate().map_err(OperatorError::InvalidConfig)?;
+    // The keys were validated with the configuration; the threshold is re-checked here because a
+    // threshold of zero would accept an empty attestation.
+    let n = config.keys.len();
+    if config.threshold == 0 || usize::from(config.threshold) > n {
+        return Err(OperatorError::InvalidConfig(OperatorConfigError::BadThreshold {
+            k: config.threshold,
+            n,
+        }));
+    }
     let digest = approval_digest(group_id, event_id);
     let mut seen = [false; MAX_OPERATORS];
     for approval in attestation.approvals.iter() {
@@ -252,7 +260,7 @@ mod tests {
         let empty = attestation(vec![]);
         assert_eq!(
             verify(&config, &empty, GroupId([1; 32]), &EventId([2; 32])),
-            Err(OperatorError::InvalidConfig(OperatorConfigError::NoOperators))
+            Err(OperatorError::InvalidConfig(OperatorConfigError::BadThreshold { k: 0, n: 0 }))
         );
     }
 
