@@ -14,7 +14,12 @@
 //! * [`envelope`]: the authenticated envelope, the [`Sealer`] that signs outgoing frames and the [`Gate`]
 //!   that runs incoming ones through size, decode, membership, signature, group, freshness, replay and
 //!   rate checks;
-//! * [`vote`]: transferable signed votes and quorum certificates.
+//! * [`vote`]: transferable signed votes and quorum certificates;
+//! * [`kaspa`] and [`template`]: the Kaspa version-0 transaction layer and the deterministic templates
+//!   a group votes on;
+//! * [`event`]: events, their ids, Hyperlane/LayerZero/operator attestation and the signer policy;
+//! * [`signature_set`]: the grow-only set of verified partial signatures;
+//! * [`node`]: the coordination core, driven by `handle` / `poll_output` / `poll_timeout`.
 //!
 //! ## Two members exchanging a message
 //!

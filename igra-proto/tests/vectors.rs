@@ -95,3 +95,24 @@ const FRAME: &str = concat!(
     "8a09d55f07f84dba31cffc41a69576877bba8ec7ed575f49d65adf9a4a47d4a9", // signature (R)
     "2590669ff783006fee821a84c1fdb8b08194c8881b09eab71b38448062a8a50b", // signature (S)
 );
+
+#[test]
+fn documented_event_id() {
+    use igra_proto::event::operators::OperatorAttestation;
+    use igra_proto::event::{Attestation, Event, EventSource, SourceKind};
+    use igra_proto::kaspa::script::pay_to_pubkey;
+    use igra_proto::template::Payment;
+    use igra_proto::wire::BoundedVec;
+
+    let event = Event {
+        source: EventSource { kind: SourceKind::Hyperlane, id: 1 },
+        external_id: [0x11; 32],
+        payment: Payment {
+            destination: pay_to_pubkey(&igra_proto::SigningPublicKey([0x42; 32])),
+            amount: 123_456_789,
+        },
+        attestation: Attestation::Operators(OperatorAttestation { approvals: BoundedVec::new() }),
+    };
+    // The attestation is not covered by the id; the kind, source id, external id, script and amount are.
+    assert_eq!(hex(&event.id().0), "9fbe1764cb1d09b486f3e066231dc3811e5f2abb7113f6e12978a1896759d7ee");
+}
