@@ -11,8 +11,8 @@ use igra_proto::kaspa::script::{MultisigScript, pay_to_pubkey};
 use igra_proto::kaspa::sighash::{SigHashType, SighashContext};
 use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA, Transaction, UtxoEntry};
 use igra_proto::node::{
-    ChainRequest, Destination, EventRefusal, EventUpdate, Input, Node, NodeConfig, Output, Phase, Record,
-    Timing,
+    ChainEvent, ChainRequest, ChainRules, Destination, EventRefusal, EventUpdate, Input, Node, NodeConfig,
+    Output, Phase, Record, Timing,
 };
 use igra_proto::template::{Payment, TemplatePolicy, Utxo};
 use igra_proto::wire::BoundedVec;
@@ -81,6 +81,7 @@ impl Cluster {
                     paused: false,
                 },
                 timing: Timing::default(),
+                chain: ChainRules::default(),
                 max_events_in_flight: 64,
             })
             .collect();
@@ -338,4 +339,79 @@ fn the_policy_cap_holds_across_concurrent_events() {
         "the second event is never signed"
     );
     assert!(c.refused.iter().any(|(_, r)| matches!(r, EventRefusal::Policy(_))), "refusals are typed");
+}
+
+#[test]
+fn a_confirmed_event_ends_and_a_conflicting_spend_starts_a_new_epoch() {
+    let mut c = Cluster::new(5, 3);
+    let paid = c.event(7, 3 * SOMPI_PER_KASPA);
+    let doomed = c.event(8, 2 * SOMPI_PER_KASPA);
+    let (a, b) = (paid.id(), doomed.id());
+    c.input(0, Input::NewEvent(paid));
+    c.input(1, Input::NewEvent(doomed));
+    c.run_until(60_000, |c| c.all_submitted(&a) && c.all_submitted(&b));
+    let tx_of = |c: &Cluster, id: EventId| c.submitted.iter().find(|(_, e, _)| *e == id).unwrap().2.clone();
+    let (tx_a, tx_b) = (tx_of(&c, a), tx_of(&c, b));
+
+    // Event a: accepted, then deep enough.
+    for i in 0..5 {
+        c.input(
+            i,
+            Input::Chain(ChainEvent::Accepted { transaction_id: transaction_id(&tx_a), daa_score: DAA + 10 }),
+        );
+        c.input(i, Input::Chain(ChainEvent::DaaScore(DAA + 10 + ChainRules::default().confirm_depth)));
+    }
+    for node in &c.nodes {
+        assert_eq!(
+            node.status(&a).unwrap().phase,
+            Phase::Confirmed { transaction_id: transaction_id(&tx_a) }
+        );
+    }
+
+    // Event b: someone else spends one of its inputs; once final, the event starts over in epoch 1.
+    let stolen = tx_b.inputs[0].previous_outpoint;
+    for view in &mut c.views {
+        view.retain(|u| {
+            u.outpoint != stolen && tx_a.inputs.iter().all(|i| i.previous_outpoint != u.outpoint)
+        });
+    }
+    for i in 0..5 {
+        c.input(
+            i,
+            Input::Chain(ChainEvent::Spent {
+                outpoint: stolen,
+                by: TransactionId([0xee; 32]),
+                daa_score: DAA + 20,
+            }),
+        );
+        // Not final yet: nothing changes.
+        assert_eq!(c.nodes[i].status(&b).unwrap().epoch, 0);
+    }
+    for i in 0..5 {
+        c.input(i, Input::Chain(ChainEvent::DaaScore(DAA + 20 + ChainRules::default().finality_depth)));
+    }
+    c.submitted.clear();
+    c.run_until(60_000, |c| c.all_submitted(&b));
+    assert!(c.all_submitted(&b));
+    for node in &c.nodes {
+        assert_eq!(node.status(&b).unwrap().epoch, 1, "a dead template moves the event to the next epoch");
+    }
+    let retry = tx_of(&c, b);
+    assert_ne!(transaction_id(&retry), transaction_id(&tx_b));
+    assert!(retry.inputs.iter().all(|i| i.previous_outpoint != stolen));
+    assert_eq!(retry.outputs[0].value, 2 * SOMPI_PER_KASPA, "the same payment, once");
+}
+
+#[test]
+fn a_dropped_transaction_is_submitted_again() {
+    let mut c = Cluster::new(3, 2);
+    let event = c.event(9, SOMPI_PER_KASPA);
+    let id = event.id();
+    c.input(0, Input::NewEvent(event));
+    c.run_until(60_000, |c| c.all_submitted(&id));
+    let tx = c.submitted[0].2.clone();
+    let before = c.submitted.len();
+    c.input(0, Input::Chain(ChainEvent::Dropped { transaction_id: transaction_id(&tx) }));
+    assert_eq!(c.submitted.len(), before + 1);
+    assert_eq!(transaction_id(&c.submitted[before].2), transaction_id(&tx));
 }

@@ -5,7 +5,8 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use super::Phase;
 use crate::event::Event;
 use crate::group::MemberIndex;
-use crate::ids::TemplateHash;
+use crate::ids::{TemplateHash, TransactionId};
+use crate::kaspa::tx::{Outpoint, Transaction};
 use crate::signature_set::SignatureSet;
 use crate::template::Template;
 use crate::time::Instant;
@@ -34,11 +35,17 @@ pub(super) struct EventState {
     pub(super) signed: Option<TemplateHash>,
     pub(super) sets: BTreeMap<TemplateHash, SignatureSet>,
     pub(super) equivocators: BTreeSet<MemberIndex>,
+    /// The finalized transaction of this epoch, kept for resubmission.
+    pub(super) transaction: Option<Transaction>,
+    /// DAA score at which the chain accepted it.
+    pub(super) accepted_at: Option<u64>,
+    /// DAA score at which another transaction spending a signed input was accepted.
+    pub(super) conflict_at: Option<u64>,
 }
 
 impl EventState {
     pub(super) fn is_finished(&self) -> bool {
-        matches!(self.phase, Phase::Submitted { .. } | Phase::Abandoned)
+        matches!(self.phase, Phase::Submitted { .. } | Phase::Confirmed { .. } | Phase::Abandoned)
     }
 
     /// The template with most votes in `round` among those this node validated (ties: lowest hash).
@@ -75,6 +82,39 @@ impl EventState {
             signed: None,
             sets: BTreeMap::new(),
             equivocators: BTreeSet::new(),
+            transaction: None,
+            accepted_at: None,
+            conflict_at: None,
         }
+    }
+
+    /// Starts epoch `epoch` from round 0: everything of the old epoch (votes, lock, signature, sets,
+    /// transaction) is dropped; the event and its templates' validity rules stay.
+    pub(super) fn start_epoch(&mut self, epoch: u32, deadline: Instant) {
+        self.epoch = epoch;
+        self.round = 0;
+        self.phase = Phase::Voting;
+        self.deadline = Some(deadline);
+        self.templates.clear();
+        self.votes.clear();
+        self.my_votes.clear();
+        self.lock = None;
+        self.signed = None;
+        self.sets.clear();
+        self.transaction = None;
+        self.accepted_at = None;
+        self.conflict_at = None;
+    }
+
+    /// The id of this epoch's finalized transaction.
+    pub(super) fn transaction_id(&self) -> Option<TransactionId> {
+        self.transaction.as_ref().map(crate::kaspa::hashing::transaction_id)
+    }
+
+    /// Whether the template this node signed spends `outpoint`.
+    pub(super) fn signed_spends(&self, outpoint: &Outpoint) -> bool {
+        self.signed
+            .and_then(|h| self.templates.get(&h))
+            .is_some_and(|t| t.transaction.inputs.iter().any(|i| &i.previous_outpoint == outpoint))
     }
 }

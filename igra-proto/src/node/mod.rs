@@ -27,6 +27,7 @@
 //!    When every input has `m` signatures any node finalizes and submits the transaction.
 //! 3. **End.** No QC within `max_rounds` and no signature released: `Abandoned`.
 
+mod chain;
 mod event_state;
 mod record;
 mod restore;
@@ -35,6 +36,7 @@ mod voting;
 
 use event_state::EventState;
 
+pub use chain::{ChainEvent, ChainRules};
 pub use record::{Ending, Record};
 pub use restore::RestoreError;
 
@@ -97,6 +99,8 @@ pub struct NodeConfig {
     pub policy: PolicyConfig,
     /// Round timers.
     pub timing: Timing,
+    /// Confirmation and finality depths.
+    pub chain: ChainRules,
     /// Events in progress at once; a new event beyond this is refused as busy.
     pub max_events_in_flight: usize,
 }
@@ -176,6 +180,22 @@ pub enum EventUpdate {
         /// The event.
         event_id: EventId,
     },
+    /// The transaction reached the confirmation depth.
+    Confirmed {
+        /// The event.
+        event_id: EventId,
+        /// The transaction.
+        transaction_id: TransactionId,
+    },
+    /// The signed template can never confirm; the event continues in the next epoch.
+    Dead {
+        /// The event.
+        event_id: EventId,
+        /// The epoch that ended.
+        epoch: u32,
+        /// The dead template.
+        template_hash: TemplateHash,
+    },
 }
 
 /// Why an event was refused.
@@ -248,6 +268,8 @@ pub enum Input {
         /// The virtual DAA score of the snapshot.
         virtual_daa_score: u64,
     },
+    /// News from the chain.
+    Chain(ChainEvent),
     /// A persist batch is durable.
     Persisted {
         /// The batch.
@@ -273,6 +295,11 @@ pub enum Phase {
     Signing,
     /// The transaction was handed to the chain.
     Submitted {
+        /// The transaction.
+        transaction_id: TransactionId,
+    },
+    /// The transaction is confirmed: the event is paid.
+    Confirmed {
         /// The transaction.
         transaction_id: TransactionId,
     },
@@ -314,6 +341,7 @@ pub struct Node {
     outputs: VecDeque<Output>,
     next_batch: u64,
     utxos: Option<(Vec<Utxo>, u64)>,
+    virtual_daa_score: u64,
     reservations: BTreeMap<Outpoint, EventId>,
     policy: Policy,
     events: BTreeMap<EventId, EventState>,
@@ -387,6 +415,7 @@ impl Node {
             outputs: VecDeque::new(),
             next_batch: 0,
             utxos: None,
+            virtual_daa_score: 0,
             reservations: BTreeMap::new(),
             events: BTreeMap::new(),
             config,
@@ -444,9 +473,11 @@ impl Node {
                 }
             }
             Input::Utxos { utxos, virtual_daa_score } => {
+                self.virtual_daa_score = self.virtual_daa_score.max(virtual_daa_score);
                 self.utxos = Some((utxos, virtual_daa_score));
                 self.vote_where_waiting(now, wall);
             }
+            Input::Chain(event) => self.on_chain(now, wall, event),
             Input::Persisted { .. } => {}
             Input::Timer => self.on_timer(now, wall),
         }

@@ -130,11 +130,20 @@ impl Node {
             }
             Record::Ended { event_id, outcome, .. } => {
                 let state = self.events.get_mut(event_id).ok_or(RestoreError::UnknownEvent(*event_id))?;
-                if let Ending::Abandoned = outcome {
-                    state.phase = Phase::Abandoned;
-                    state.deadline = None;
-                    self.reservations.retain(|_, owner| owner != event_id);
+                match outcome {
+                    Ending::Abandoned => state.phase = Phase::Abandoned,
+                    Ending::Confirmed { transaction_id } => {
+                        state.phase = Phase::Confirmed { transaction_id: *transaction_id };
+                    }
+                    Ending::Dead { .. } => {
+                        let next = state.epoch + 1;
+                        state.start_epoch(next, now);
+                    }
                 }
+                if !matches!(outcome, Ending::Dead { .. }) {
+                    state.deadline = None;
+                }
+                self.reservations.retain(|_, owner| owner != event_id);
             }
         }
         Ok(())

@@ -106,6 +106,7 @@ impl Node {
         let transaction_id = crate::kaspa::hashing::transaction_id(&transaction);
         state.phase = Phase::Submitted { transaction_id };
         state.deadline = None;
+        state.transaction = Some(transaction.clone());
         self.outputs.push_back(Output::Chain(ChainRequest::Submit { event_id: id, transaction }));
         self.notify(EventUpdate::Finalized { event_id: id, transaction_id });
     }

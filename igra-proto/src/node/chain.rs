@@ -1,0 +1,155 @@
+//! Ending an event: what the chain says about submitted transactions and the group's outputs.
+//!
+//! * **Confirmed**: the event's transaction was accepted at DAA score `a` and the virtual DAA score has
+//!   reached `a + confirm_depth` (DAA score against DAA score).
+//! * **Dead**: an input of the signed template was spent by a *different* transaction accepted at `a`,
+//!   and the virtual DAA score has reached `a + finality_depth`. The signed template can then never
+//!   confirm, so the event starts over in epoch `e + 1` from round 0: the only way a signer ever signs a
+//!   second template for one event.
+//! * **Dropped**: a submitted transaction left the mempool without a conflicting spend: it is submitted
+//!   again.
+
+use alloc::vec::Vec;
+
+use super::{ChainRequest, Ending, EventUpdate, Node, Output, Phase, Record};
+use crate::ids::{EventId, TransactionId};
+use crate::kaspa::tx::Outpoint;
+use crate::time::{Instant, UnixMs};
+
+/// What the chain reports to the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainEvent {
+    /// The virtual DAA score advanced.
+    DaaScore(u64),
+    /// A transaction was accepted at `daa_score`.
+    Accepted {
+        /// The transaction.
+        transaction_id: TransactionId,
+        /// The DAA score of its acceptance.
+        daa_score: u64,
+    },
+    /// An output of the group was spent by `by`, accepted at `daa_score`.
+    Spent {
+        /// The output.
+        outpoint: Outpoint,
+        /// The spending transaction.
+        by: TransactionId,
+        /// The DAA score of its acceptance.
+        daa_score: u64,
+    },
+    /// A submitted transaction left the mempool without being accepted.
+    Dropped {
+        /// The transaction.
+        transaction_id: TransactionId,
+    },
+}
+
+/// The depths that end an event, in DAA score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainRules {
+    /// Depth at which an accepted transaction counts as confirmed.
+    pub confirm_depth: u64,
+    /// Depth at which a conflicting spend is final and the signed template dead.
+    pub finality_depth: u64,
+}
+
+impl Default for ChainRules {
+    fn default() -> Self {
+        // At 10 blocks per second: 10 s to confirm, about 3 min for a conflict to be final.
+        Self { confirm_depth: 100, finality_depth: 2_000 }
+    }
+}
+
+impl Node {
+    pub(super) fn on_chain(&mut self, now: Instant, wall: UnixMs, event: ChainEvent) {
+        match event {
+            ChainEvent::DaaScore(score) => self.virtual_daa_score = self.virtual_daa_score.max(score),
+            ChainEvent::Accepted { transaction_id, daa_score } => {
+                for state in self.events.values_mut() {
+                    if state.transaction_id() == Some(transaction_id) {
+                        state.accepted_at = Some(daa_score);
+                    }
+                }
+            }
+            ChainEvent::Spent { outpoint, by, daa_score } => {
+                for state in self.events.values_mut() {
+                    let ours = state.transaction_id() == Some(by);
+                    if !ours && state.signed_spends(&outpoint) {
+                        state.conflict_at = Some(state.conflict_at.map_or(daa_score, |d| d.min(daa_score)));
+                    }
+                }
+            }
+            ChainEvent::Dropped { transaction_id } => {
+                let resubmit: Vec<_> = self
+                    .events
+                    .iter()
+                    .filter(|(_, e)| e.transaction_id() == Some(transaction_id) && e.accepted_at.is_none())
+                    .filter_map(|(id, e)| Some((*id, e.transaction.clone()?)))
+                    .collect();
+                for (event_id, transaction) in resubmit {
+                    self.outputs.push_back(Output::Chain(ChainRequest::Submit { event_id, transaction }));
+                }
+            }
+        }
+        self.settle(now, wall);
+    }
+
+    /// Ends what the chain has decided: confirmations and dead templates.
+    fn settle(&mut self, now: Instant, wall: UnixMs) {
+        let score = self.virtual_daa_score;
+        let rules = self.config.chain;
+        let mut confirmed = Vec::new();
+        let mut dead = Vec::new();
+        for (id, state) in &self.events {
+            if matches!(state.phase, Phase::Confirmed { .. } | Phase::Abandoned) {
+                continue;
+            }
+            if let (Some(at), Some(tx)) = (state.accepted_at, state.transaction_id())
+                && score >= at.saturating_add(rules.confirm_depth)
+            {
+                confirmed.push((*id, tx));
+            } else if let (Some(at), Some(hash)) = (state.conflict_at, state.signed)
+                && score >= at.saturating_add(rules.finality_depth)
+            {
+                dead.push((*id, hash));
+            }
+        }
+        for (id, transaction_id) in confirmed {
+            let Some(state) = self.events.get_mut(&id) else { continue };
+            state.phase = Phase::Confirmed { transaction_id };
+            state.deadline = None;
+            let epoch = state.epoch;
+            self.reservations.retain(|_, owner| *owner != id);
+            self.persist(alloc::vec![Record::Ended {
+                event_id: id,
+                epoch,
+                outcome: Ending::Confirmed { transaction_id }
+            }]);
+            self.notify(EventUpdate::Confirmed { event_id: id, transaction_id });
+        }
+        for (id, template_hash) in dead {
+            let Some(state) = self.events.get_mut(&id) else { continue };
+            let epoch = state.epoch;
+            state.start_epoch(epoch + 1, now.plus_millis(self.config.timing.round_timeout(0)));
+            self.reservations.retain(|_, owner| *owner != id);
+            self.persist(alloc::vec![Record::Ended {
+                event_id: id,
+                epoch,
+                outcome: Ending::Dead { template_hash }
+            }]);
+            self.notify(EventUpdate::Dead { event_id: id, epoch, template_hash });
+            // The snapshot that built the dead template is stale: ask for a fresh one, then vote.
+            self.utxos = None;
+            self.vote_in_round(now, wall, id, 0);
+        }
+    }
+
+    /// The events whose submitted transaction is `transaction_id`.
+    pub fn events_paid_by(&self, transaction_id: TransactionId) -> Vec<EventId> {
+        self.events
+            .iter()
+            .filter(|(_, e)| e.transaction_id() == Some(transaction_id))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
