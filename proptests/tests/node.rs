@@ -415,3 +415,133 @@ fn a_dropped_transaction_is_submitted_again() {
     assert_eq!(c.submitted.len(), before + 1);
     assert_eq!(transaction_id(&c.submitted[before].2), transaction_id(&tx));
 }
+
+/// Member 4 turns hostile: each attempt is refused, counted, and changes nothing it should not.
+#[test]
+fn hostile_inputs_are_refused_counted_and_harmless() {
+    use igra_proto::node::Misbehaviour;
+    use igra_proto::vote::VoteSignature;
+    use igra_proto::wire::{Body, CertificateMessage, CompletionMessage, SignatureSetMessage, VoteMessage};
+    use igra_proto::{QuorumCertificate, Sealer, SignedVote, Vote};
+
+    let mut c = Cluster::new(5, 3);
+    let event = c.event(10, 3 * SOMPI_PER_KASPA);
+    let id = event.id();
+    c.input(0, Input::NewEvent(event.clone()));
+    c.network.clear(); // node 0 voted; nobody heard it yet
+    let group = c.f.group.id();
+    let evil = test_signer(4);
+    let mut sealer = Sealer::new(&c.f.group, MemberIndex(4), 9);
+    let mut send = |c: &mut Cluster, body: Body| {
+        let frame = sealer.seal(&evil, c.wall(), &body).unwrap();
+        c.input(0, Input::Frame(frame));
+    };
+    let bad = thieving_template(&c, id, event.payment.amount);
+    let bad_hash = bad.hash();
+    let vote = |round, template_hash| Vote { event_id: id, epoch: 0, round, template_hash };
+    let vote_message = |v: SignedVote, template: Option<&igra_proto::template::Template>| {
+        Body::Vote(VoteMessage {
+            vote: v,
+            lock: None,
+            template: template.map(|t| t.encode().unwrap()),
+            event: None,
+        })
+    };
+
+    // A vote in another member's name.
+    let forged = SignedVote::sign(vote(0, bad_hash), MemberIndex(3), group, &evil).unwrap();
+    send(&mut c, vote_message(forged, None));
+    // A vote far beyond the round limit, trying to drag the node along.
+    let far = SignedVote::sign(vote(1_000, bad_hash), MemberIndex(4), group, &evil).unwrap();
+    send(&mut c, vote_message(far, None));
+    assert_eq!(c.nodes[0].status(&id).unwrap().round, 0);
+    // A vote for the thieving template, with the template attached.
+    let theft_vote = SignedVote::sign(vote(0, bad_hash), MemberIndex(4), group, &evil).unwrap();
+    send(&mut c, vote_message(theft_vote, Some(&bad)));
+    // The same member votes again in round 0 for something else: equivocation.
+    let other =
+        SignedVote::sign(vote(0, igra_proto::TemplateHash([1; 32])), MemberIndex(4), group, &evil).unwrap();
+    send(&mut c, vote_message(other, None));
+    // A "certificate" with only the attacker's vote in it.
+    let thin = QuorumCertificate {
+        vote: vote(0, bad_hash),
+        signatures: vec![VoteSignature { voter: MemberIndex(4), signature: theft_vote.signature }]
+            .try_into()
+            .unwrap(),
+    };
+    send(&mut c, Body::Certificate(CertificateMessage { certificate: thin, template: None }));
+    // Signatures for a template nobody certified.
+    send(
+        &mut c,
+        Body::Signatures(SignatureSetMessage {
+            event_id: id,
+            epoch: 0,
+            template_hash: bad_hash,
+            certificate: None,
+            signatures: BoundedVec::new(),
+        }),
+    );
+    // A claim that the event is complete.
+    send(
+        &mut c,
+        Body::Completion(CompletionMessage {
+            event_id: id,
+            epoch: 0,
+            template_hash: bad_hash,
+            transaction_id: TransactionId([0xaa; 32]),
+        }),
+    );
+
+    let counters = c.nodes[0].misbehaviour().clone();
+    for kind in [
+        Misbehaviour::ForgedVote,
+        Misbehaviour::RoundOutOfRange,
+        Misbehaviour::InvalidTemplate,
+        Misbehaviour::Equivocation,
+        Misbehaviour::BadCertificate,
+    ] {
+        assert!(counters.count(kind) >= 1, "{} not counted", kind.name());
+    }
+    assert_eq!(
+        counters.of_member(MemberIndex(4)),
+        counters.total(),
+        "every rejection is charged to member 4"
+    );
+    let status = c.nodes[0].status(&id).unwrap();
+    assert_eq!(status.signed, None, "nothing made the node sign");
+    assert_eq!(status.phase, Phase::Voting, "a completion claim ends nothing");
+    assert_eq!(status.equivocators, vec![MemberIndex(4)]);
+
+    // The honest majority still pays the event, correctly.
+    c.input(0, Input::NewEvent(event));
+    for i in 1..4 {
+        let e = c.event(10, 3 * SOMPI_PER_KASPA);
+        c.input(i, Input::NewEvent(e));
+    }
+    c.run_until(60_000, |c| {
+        (0..4).all(|i| c.nodes[i].status(&id).is_some_and(|s| matches!(s.phase, Phase::Submitted { .. })))
+    });
+    let (_, _, tx) = c.submitted.iter().find(|(_, e, _)| *e == id).unwrap();
+    assert_eq!(tx.outputs[0].script_public_key, pay_to_pubkey(&SigningPublicKey([0x42; 32])));
+    assert_ne!(c.nodes[0].status(&id).unwrap().signed, Some(bad_hash));
+}
+
+/// A template for event `id` that pays an attacker instead of the event's destination.
+fn thieving_template(c: &Cluster, id: EventId, amount: u64) -> igra_proto::template::Template {
+    use igra_proto::template::{BuildRequest, build};
+    let theft = Payment { destination: pay_to_pubkey(&SigningPublicKey([0x66; 32])), amount };
+    let reserved = std::collections::BTreeSet::new();
+    let policy = TemplatePolicy::default();
+    build(&BuildRequest {
+        event_id: id,
+        epoch: 0,
+        round: 0,
+        payment: &theft,
+        group_script: &c.script,
+        policy: &policy,
+        utxos: &c.views[4],
+        reserved: &reserved,
+        virtual_daa_score: DAA,
+    })
+    .unwrap()
+}

@@ -29,6 +29,7 @@
 
 mod chain;
 mod event_state;
+mod misbehaviour;
 mod record;
 mod restore;
 mod signing;
@@ -37,6 +38,7 @@ mod voting;
 use event_state::EventState;
 
 pub use chain::{ChainEvent, ChainRules};
+pub use misbehaviour::{Misbehaviour, MisbehaviourCounters};
 pub use record::{Ending, Record};
 pub use restore::RestoreError;
 
@@ -344,6 +346,7 @@ pub struct Node {
     virtual_daa_score: u64,
     reservations: BTreeMap<Outpoint, EventId>,
     policy: Policy,
+    misbehaviour: MisbehaviourCounters,
     events: BTreeMap<EventId, EventState>,
 }
 
@@ -405,6 +408,7 @@ impl Node {
         let _ = now;
         Ok(Self {
             policy,
+            misbehaviour: MisbehaviourCounters::default(),
             sealer: Sealer::new(&config.group, config.me, boot_epoch),
             gate: Gate::new(&config.group, config.me),
             script,
@@ -435,6 +439,11 @@ impl Node {
     /// The receive pipeline's counters.
     pub fn gate(&self) -> &Gate {
         &self.gate
+    }
+
+    /// What authenticated peers sent that the protocol refused.
+    pub fn misbehaviour(&self) -> &MisbehaviourCounters {
+        &self.misbehaviour
     }
 
     /// An event's progress.
@@ -491,20 +500,23 @@ impl Node {
         let from = envelope.header.sender;
         match envelope.body {
             Body::Vote(message) => self.on_vote(now, wall, from, &message),
-            Body::Signatures(message) => self.on_signatures(now, wall, &message),
+            Body::Signatures(message) => self.on_signatures(now, wall, from, &message),
             Body::Certificate(message) => {
-                if let Some(bytes) = &message.template {
-                    self.learn_template(
-                        message.certificate.vote.event_id,
-                        message.certificate.vote.template_hash,
-                        bytes,
-                    );
+                let vote = message.certificate.vote;
+                if let Some(bytes) = &message.template
+                    && !self.learn_template(vote.event_id, vote.template_hash, bytes)
+                {
+                    self.misbehaviour.record(from, Misbehaviour::InvalidTemplate, 1);
                 }
-                self.on_certificate(now, wall, &message.certificate);
+                if !self.on_certificate(now, wall, &message.certificate) {
+                    self.misbehaviour.record(from, Misbehaviour::BadCertificate, 1);
+                }
             }
             Body::Event(announcement) => {
-                if let Ok(event) = Event::decode(&announcement.event) {
-                    let _ = self.accept_event(now, wall, event);
+                let accepted = Event::decode(&announcement.event)
+                    .is_ok_and(|event| self.accept_event(now, wall, event).is_ok());
+                if !accepted {
+                    self.misbehaviour.record(from, Misbehaviour::BadEvent, 1);
                 }
             }
             Body::Template(_) | Body::Digest(_) | Body::Request(_) | Body::Completion(_) => {}

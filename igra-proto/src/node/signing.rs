@@ -3,8 +3,8 @@
 use alloc::collections::BTreeMap;
 
 use super::event_state::MAX_SIGNATURE_SETS_PER_EVENT;
-use super::{ChainRequest, Destination, EventUpdate, Node, Output, Phase, Record};
-use crate::group::Group;
+use super::{ChainRequest, Destination, EventUpdate, Misbehaviour, Node, Output, Phase, Record};
+use crate::group::{Group, MemberIndex};
 use crate::ids::{EventId, TemplateHash};
 use crate::signature_set::SignatureSet;
 use crate::time::{Instant, UnixMs};
@@ -64,9 +64,18 @@ impl Node {
         self.try_finalize(id, hash);
     }
 
-    pub(super) fn on_signatures(&mut self, now: Instant, wall: UnixMs, message: &SignatureSetMessage) {
-        if let Some(certificate) = &message.certificate {
-            self.on_certificate(now, wall, certificate);
+    pub(super) fn on_signatures(
+        &mut self,
+        now: Instant,
+        wall: UnixMs,
+        from: MemberIndex,
+        message: &SignatureSetMessage,
+    ) {
+        if let Some(certificate) = &message.certificate
+            && !self.on_certificate(now, wall, certificate)
+        {
+            self.misbehaviour.record(from, Misbehaviour::BadCertificate, 1);
+            return;
         }
         let id = message.event_id;
         let hash = message.template_hash;
@@ -79,6 +88,7 @@ impl Node {
             || state.sets.contains_key(&hash);
         let Some(template) = state.templates.get(&hash) else { return };
         if !certified {
+            self.misbehaviour.record(from, Misbehaviour::UncertifiedSignatures, 1);
             return;
         }
         if !state.sets.contains_key(&hash) && state.sets.len() >= MAX_SIGNATURE_SETS_PER_EVENT {
@@ -88,8 +98,12 @@ impl Node {
         let Some(set) = signature_set(&mut state.sets, &self.config.group, hash, sighashes.len()) else {
             return;
         };
-        // Invalid signatures are refused by the set; they never enter.
-        let _ = set.merge_from(&self.config.group, &sighashes, message.signatures.iter().copied());
+        // Invalid signatures are refused by the set; they never enter, and count against the sender.
+        let report = set.merge_from(&self.config.group, &sighashes, message.signatures.iter().copied());
+        let rejected = u64::try_from(report.rejected_total).unwrap_or(u64::MAX);
+        if rejected > 0 {
+            self.misbehaviour.record(from, Misbehaviour::BadSignature, rejected);
+        }
         self.try_finalize(id, hash);
     }
 

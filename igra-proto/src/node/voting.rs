@@ -5,7 +5,8 @@ use alloc::vec::Vec;
 
 use super::event_state::{MAX_TEMPLATES_PER_EVENT, VOTE_ROUNDS_KEPT};
 use super::{
-    ChainRequest, Destination, Ending, EventRefusal, EventState, EventUpdate, Node, Output, Phase, Record,
+    ChainRequest, Destination, Ending, EventRefusal, EventState, EventUpdate, Misbehaviour, Node, Output,
+    Phase, Record,
 };
 use crate::event::{self, Event};
 use crate::group::MemberIndex;
@@ -144,6 +145,11 @@ impl Node {
     pub(super) fn on_vote(&mut self, now: Instant, wall: UnixMs, from: MemberIndex, message: &VoteMessage) {
         let vote = message.vote;
         if vote.voter != from || vote.verify(&self.config.group).is_err() {
+            self.misbehaviour.record(from, Misbehaviour::ForgedVote, 1);
+            return;
+        }
+        if vote.vote.round >= self.config.timing.max_rounds {
+            self.misbehaviour.record(from, Misbehaviour::RoundOutOfRange, 1);
             return;
         }
         let id = vote.vote.event_id;
@@ -152,27 +158,33 @@ impl Node {
                 return;
             };
             if event.id() != id || self.accept_event(now, wall, event).is_err() {
+                self.misbehaviour.record(from, Misbehaviour::BadEvent, 1);
                 return;
             }
         }
-        if let Some(bytes) = &message.template {
-            self.learn_template(id, vote.vote.template_hash, bytes);
+        if let Some(bytes) = &message.template
+            && !self.learn_template(id, vote.vote.template_hash, bytes)
+        {
+            self.misbehaviour.record(from, Misbehaviour::InvalidTemplate, 1);
         }
-        if let Some(lock) = &message.lock {
-            self.on_certificate(now, wall, lock);
+        if let Some(lock) = &message.lock
+            && !self.on_certificate(now, wall, lock)
+        {
+            self.misbehaviour.record(from, Misbehaviour::BadCertificate, 1);
         }
         let Some(state) = self.events.get_mut(&id) else { return };
         if vote.vote.epoch != state.epoch || state.is_finished() {
             return;
         }
         let round = vote.vote.round;
-        if round + VOTE_ROUNDS_KEPT < state.round {
+        if round.saturating_add(VOTE_ROUNDS_KEPT) < state.round {
             return;
         }
         let votes = state.votes.entry(round).or_default();
         match votes.get(&vote.voter) {
             Some(existing) if existing.vote.template_hash != vote.vote.template_hash => {
                 state.equivocators.insert(vote.voter);
+                self.misbehaviour.record(from, Misbehaviour::Equivocation, 1);
                 return;
             }
             Some(_) => return,
@@ -193,12 +205,14 @@ impl Node {
     }
 
     /// Validates and keeps a template a peer sent for `id`, if it is new and the claimed hash matches.
-    pub(super) fn learn_template(&mut self, id: EventId, claimed: TemplateHash, bytes: &[u8]) {
-        let Some(state) = self.events.get_mut(&id) else { return };
+    /// `false` when the template is invalid (a peer's fault); `true` when it is kept, known already, or
+    /// not kept for lack of room.
+    pub(super) fn learn_template(&mut self, id: EventId, claimed: TemplateHash, bytes: &[u8]) -> bool {
+        let Some(state) = self.events.get_mut(&id) else { return true };
         if state.templates.contains_key(&claimed) || state.templates.len() >= MAX_TEMPLATES_PER_EVENT {
-            return;
+            return true;
         }
-        let Ok(template) = Template::decode(bytes) else { return };
+        let Ok(template) = Template::decode(bytes) else { return false };
         let valid = template::validate(
             &template,
             claimed,
@@ -209,6 +223,7 @@ impl Node {
         if valid.is_ok() {
             state.templates.insert(claimed, template);
         }
+        valid.is_ok()
     }
 
     /// Forms a certificate for `round` if `Q` votes agree.
@@ -227,14 +242,23 @@ impl Node {
 
     /// A certificate from anywhere: verified, it may raise the lock, pull this node into its round and
     /// let it sign.
-    pub(super) fn on_certificate(&mut self, now: Instant, wall: UnixMs, certificate: &QuorumCertificate) {
-        if certificate.verify(&self.config.group).is_err() {
-            return;
+    /// `false` when the certificate does not verify (a peer's fault).
+    pub(super) fn on_certificate(
+        &mut self,
+        now: Instant,
+        wall: UnixMs,
+        certificate: &QuorumCertificate,
+    ) -> bool {
+        // Honest members never vote at or beyond the round limit, so no valid certificate is there.
+        if certificate.vote.round >= self.config.timing.max_rounds
+            || certificate.verify(&self.config.group).is_err()
+        {
+            return false;
         }
         let id = certificate.vote.event_id;
-        let Some(state) = self.events.get_mut(&id) else { return };
+        let Some(state) = self.events.get_mut(&id) else { return true };
         if certificate.vote.epoch != state.epoch || state.is_finished() {
-            return;
+            return true;
         }
         let round = certificate.vote.round;
         let raised = state.lock.as_ref().is_none_or(|lock| round > lock.vote.round);
@@ -243,13 +267,14 @@ impl Node {
             self.notify(EventUpdate::Certified { event_id: id, vote: certificate.vote });
         }
         self.try_sign(wall, certificate);
-        let Some(state) = self.events.get_mut(&id) else { return };
+        let Some(state) = self.events.get_mut(&id) else { return true };
         if round > state.round {
             state.round = round;
             state.deadline = Some(now.plus_millis(self.config.timing.round_timeout(round)));
             state.prune_votes();
             self.vote_in_round(now, wall, id, round);
         }
+        true
     }
 
     pub(super) fn on_timer(&mut self, now: Instant, wall: UnixMs) {
