@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 
+use igra_proto::envelope::UnverifiedFrame;
 use igra_proto::event::operators::{OperatorAttestation, OperatorConfig, approve};
 use igra_proto::event::policy::PolicyConfig;
 use igra_proto::event::{Attestation, AttestationConfig, Event, EventSource, SourceKind};
@@ -15,7 +16,7 @@ use igra_proto::node::{
     Output, Phase, Record, Timing,
 };
 use igra_proto::template::{Payment, TemplatePolicy, Utxo};
-use igra_proto::wire::BoundedVec;
+use igra_proto::wire::{BoundedVec, MAX_MESSAGE_BYTES, MessageKind};
 use igra_proto::{
     EventId, Instant, MemberIndex, SchnorrSignature, Signer, SigningPublicKey, TransactionId, UnixMs,
 };
@@ -36,6 +37,9 @@ struct Cluster {
     logs: Vec<Vec<Record>>,
     boots: Vec<u64>,
     refused: Vec<(usize, EventRefusal)>,
+    /// Frames of these kinds are lost while the clock is before `lossy_until`.
+    lost_kinds: Vec<MessageKind>,
+    lossy_until: Instant,
 }
 
 fn utxo(script: &MultisigScript, tag: u32, amount: u64) -> Utxo {
@@ -105,6 +109,8 @@ impl Cluster {
             logs: vec![Vec::new(); usize::from(n)],
             boots: vec![1; usize::from(n)],
             refused: Vec::new(),
+            lost_kinds: Vec::new(),
+            lossy_until: Instant(0),
         }
     }
 
@@ -167,6 +173,12 @@ impl Cluster {
         let end = self.now.plus_millis(limit_ms);
         loop {
             while let Some((to, frame)) = self.network.pop_front() {
+                if self.now < self.lossy_until {
+                    let kind = UnverifiedFrame::decode(&frame, MAX_MESSAGE_BYTES).map(|f| f.body.kind());
+                    if kind.is_ok_and(|k| self.lost_kinds.contains(&k)) {
+                        continue;
+                    }
+                }
                 self.input(to, Input::Frame(frame));
             }
             if done(self) {
@@ -544,4 +556,23 @@ fn thieving_template(c: &Cluster, id: EventId, amount: u64) -> igra_proto::templ
         virtual_daa_score: DAA,
     })
     .unwrap()
+}
+
+#[test]
+fn anti_entropy_repairs_lost_votes_and_signatures() {
+    for lost in [MessageKind::Signatures, MessageKind::Vote] {
+        let mut c = Cluster::new(5, 3);
+        c.lost_kinds = vec![lost];
+        c.lossy_until = Instant(500);
+        let event = c.event(11, 3 * SOMPI_PER_KASPA);
+        let id = event.id();
+        c.input(0, Input::NewEvent(event));
+        c.run_until(60_000, |c| c.all_submitted(&id));
+        assert!(
+            c.all_submitted(&id),
+            "every {lost:?} frame of the first 500 ms was lost, and digests repaired it"
+        );
+        let txids: Vec<_> = c.submitted.iter().map(|(_, _, tx)| transaction_id(tx)).collect();
+        assert!(txids.windows(2).all(|w| w[0] == w[1]));
+    }
 }

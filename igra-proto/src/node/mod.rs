@@ -27,6 +27,7 @@
 //!    When every input has `m` signatures any node finalizes and submits the transaction.
 //! 3. **End.** No QC within `max_rounds` and no signature released: `Abandoned`.
 
+mod anti_entropy;
 mod chain;
 mod event_state;
 mod misbehaviour;
@@ -70,11 +71,18 @@ pub struct Timing {
     pub round_timeout_cap_ms: u64,
     /// Rounds per epoch before an event without any released signature is abandoned.
     pub max_rounds: u32,
+    /// How often a node with unfinished events sends its peers a digest.
+    pub anti_entropy_interval_ms: u64,
 }
 
 impl Default for Timing {
     fn default() -> Self {
-        Self { round_timeout_ms: 2_000, round_timeout_cap_ms: 8_000, max_rounds: 16 }
+        Self {
+            round_timeout_ms: 2_000,
+            round_timeout_cap_ms: 8_000,
+            max_rounds: 16,
+            anti_entropy_interval_ms: 1_000,
+        }
     }
 }
 
@@ -286,6 +294,8 @@ pub enum Input {
 pub enum TimerReason {
     /// An event's voting round ends.
     RoundTimeout,
+    /// Time to send peers a digest.
+    AntiEntropy,
 }
 
 /// The phase an event is in.
@@ -347,6 +357,7 @@ pub struct Node {
     reservations: BTreeMap<Outpoint, EventId>,
     policy: Policy,
     misbehaviour: MisbehaviourCounters,
+    anti_entropy_at: Option<Instant>,
     events: BTreeMap<EventId, EventState>,
 }
 
@@ -405,10 +416,10 @@ impl Node {
         let script = MultisigScript::for_group(&config.group).map_err(NodeError::Script)?;
         let policy = Policy::new(config.policy.clone()).map_err(NodeError::Policy)?;
         config.attestation.validate().map_err(NodeError::Attestation)?;
-        let _ = now;
         Ok(Self {
             policy,
             misbehaviour: MisbehaviourCounters::default(),
+            anti_entropy_at: Some(now.plus_millis(config.timing.anti_entropy_interval_ms)),
             sealer: Sealer::new(&config.group, config.me, boot_epoch),
             gate: Gate::new(&config.group, config.me),
             script,
@@ -433,7 +444,14 @@ impl Node {
 
     /// When to call [`Self::handle`] with [`Input::Timer`] next, and why.
     pub fn poll_timeout(&self) -> Option<(Instant, TimerReason)> {
-        self.events.values().filter_map(|e| e.deadline).min().map(|t| (t, TimerReason::RoundTimeout))
+        let round =
+            self.events.values().filter_map(|e| e.deadline).min().map(|t| (t, TimerReason::RoundTimeout));
+        let active = self.events.values().any(|e| !e.is_finished());
+        let digest = self.anti_entropy_at.filter(|_| active).map(|t| (t, TimerReason::AntiEntropy));
+        match (round, digest) {
+            (Some(r), Some(d)) => Some(if d.0 < r.0 { d } else { r }),
+            (r, d) => r.or(d),
+        }
     }
 
     /// The receive pipeline's counters.
@@ -488,7 +506,12 @@ impl Node {
             }
             Input::Chain(event) => self.on_chain(now, wall, event),
             Input::Persisted { .. } => {}
-            Input::Timer => self.on_timer(now, wall),
+            Input::Timer => {
+                self.on_timer(now, wall);
+                if self.anti_entropy_at.is_some_and(|t| t <= now) {
+                    self.on_anti_entropy(now, wall);
+                }
+            }
         }
     }
 }
@@ -519,7 +542,11 @@ impl Node {
                     self.misbehaviour.record(from, Misbehaviour::BadEvent, 1);
                 }
             }
-            Body::Template(_) | Body::Digest(_) | Body::Request(_) | Body::Completion(_) => {}
+            Body::Digest(digest) => self.on_digest(wall, from, &digest),
+            Body::Request(request) => self.on_request(wall, from, &request),
+            // Templates travel inside votes and certificates; completion claims are hints this
+            // node's own chain view supersedes.
+            Body::Template(_) | Body::Completion(_) => {}
         }
     }
 
