@@ -576,3 +576,51 @@ fn anti_entropy_repairs_lost_votes_and_signatures() {
         assert!(txids.windows(2).all(|w| w[0] == w[1]));
     }
 }
+
+/// The lock rule: a node that has voted in round 1 does not sign on a round-0 certificate that arrives
+/// late; it takes it as its lock and keeps voting its template.
+#[test]
+fn a_late_certificate_locks_but_does_not_sign_after_a_later_vote() {
+    use igra_proto::wire::{Body, CertificateMessage};
+    use igra_proto::{QuorumCertificate, Sealer, SignedVote, Vote};
+
+    let mut c = Cluster::new(5, 3);
+    let event = c.event(12, 3 * SOMPI_PER_KASPA);
+    let id = event.id();
+    c.input(0, Input::NewEvent(event));
+    c.network.clear();
+    // Round 0 times out with nobody heard: node 0 moves to round 1 and votes again.
+    while c.nodes[0].status(&id).unwrap().round == 0 {
+        c.now = c.nodes[0].poll_timeout().unwrap().0;
+        c.input(0, Input::Timer);
+        c.network.clear();
+    }
+    let status = c.nodes[0].status(&id).unwrap();
+    assert_eq!(status.round, 1);
+    let template_hash = status.my_votes[0].1;
+    // A certificate of round 0 for node 0's template arrives now, from member 1.
+    let vote = Vote { event_id: id, epoch: 0, round: 0, template_hash };
+    let votes: Vec<_> = (0u8..3)
+        .map(|i| {
+            SignedVote::sign(vote, MemberIndex(i), c.f.group.id(), &c.f.signers[usize::from(i)]).unwrap()
+        })
+        .collect();
+    let certificate = QuorumCertificate::from_votes(&votes).unwrap();
+    let frame = Sealer::new(&c.f.group, MemberIndex(1), 7)
+        .seal(
+            &c.f.signers[1],
+            c.wall(),
+            &Body::Certificate(CertificateMessage { certificate, template: None }),
+        )
+        .unwrap();
+    c.input(0, Input::Frame(frame));
+    let status = c.nodes[0].status(&id).unwrap();
+    assert_eq!(status.signed, None, "no signature on a certificate older than the node's latest vote");
+    assert_eq!(status.lock.map(|l| l.vote.round), Some(0), "but the certificate is its lock now");
+    // The others, who never voted later, sign on round 0; node 0 finalizes from their signatures.
+    c.run_until(60_000, |c| c.all_submitted(&id));
+    assert!(c.all_submitted(&id));
+    assert!(c.nodes[0].status(&id).unwrap().signed.is_none_or(|h| h == template_hash));
+    let txids: Vec<_> = c.submitted.iter().map(|(_, _, tx)| transaction_id(tx)).collect();
+    assert!(txids.windows(2).all(|w| w[0] == w[1]));
+}
