@@ -25,7 +25,109 @@
 //!    not signed in this epoch persists the lock and its sign-once record, signs every input and sends
 //!    the QC with its signatures. Signatures merge as a grow-only set, each verified before it enters.
 //!    When every input has `m` signatures any node finalizes and submits the transaction.
-//! 3. **End.** No QC within `max_rounds` and no signature released: `Abandoned`.
+//! 3. **End.** No QC within `max_rounds` and no signature released: `Abandoned`. A transaction
+//!    accepted `confirm_depth` deep: `Confirmed`. A signed input spent by another transaction
+//!    `finality_depth` deep: the event starts over in the next epoch.
+//!
+//! The normative description is section 13 of `docs/protocol.md`.
+//!
+//! # The drive loop
+//!
+//! A single-member group (1-of-1) pays an operator-approved event; a real runtime does the same with
+//! sockets, a database and the chain client in place of the vectors here.
+//!
+//! ```
+//! use igra_proto::event::operators::{approve, OperatorAttestation, OperatorConfig};
+//! use igra_proto::event::policy::PolicyConfig;
+//! use igra_proto::event::{Attestation, AttestationConfig, Event, EventSource, SourceKind};
+//! use igra_proto::kaspa::script::{pay_to_pubkey, MultisigScript};
+//! use igra_proto::kaspa::tx::{Outpoint, UtxoEntry};
+//! use igra_proto::node::{ChainRequest, ChainRules, Input, Node, NodeConfig, Output, Timing};
+//! use igra_proto::wire::BoundedVec;
+//! use igra_proto::template::{Payment, TemplatePolicy, Utxo};
+//! use igra_proto::{
+//!     GroupConfig, Instant, Limits, LocalSigner, Member, MemberIndex, Network, Signer, SigningPublicKey,
+//!     TransactionId, UnixMs,
+//! };
+//!
+//! let me = LocalSigner::from_secrets([1; 32], [1; 32])?;
+//! let operator = LocalSigner::from_secrets([2; 32], [2; 32])?;
+//! let group = GroupConfig {
+//!     members: vec![Member { identity: me.identity_public_key(), signing: me.signing_public_key() }],
+//!     threshold: 1,
+//!     network: Network::Simnet,
+//!     policy_version: 1,
+//!     limits: Limits::default(),
+//! }
+//! .validate()?;
+//! let config = NodeConfig {
+//!     group: group.clone(),
+//!     me: MemberIndex(0),
+//!     attestation: AttestationConfig {
+//!         operators: Some(OperatorConfig { keys: vec![operator.identity_public_key()], threshold: 1 }),
+//!         ..AttestationConfig::default()
+//!     },
+//!     template_policy: TemplatePolicy::default(),
+//!     policy: PolicyConfig {
+//!         min_amount: 1,
+//!         max_amount: 10_000_000_000,
+//!         allow: None,
+//!         deny: vec![],
+//!         window_ms: 86_400_000,
+//!         global_cap: None,
+//!         source_caps: vec![],
+//!         paused: false,
+//!     },
+//!     timing: Timing::default(),
+//!     chain: ChainRules::default(),
+//!     max_events_in_flight: 100,
+//! };
+//! let mut node = Node::new(config, Box::new(me), [7; 32], 1, Instant(0))?;
+//!
+//! // An operator-approved withdrawal of 1 KAS.
+//! let mut event = Event {
+//!     source: EventSource { kind: SourceKind::Operators, id: 0 },
+//!     external_id: [9; 32],
+//!     payment: Payment { destination: pay_to_pubkey(&SigningPublicKey([0x42; 32])), amount: 100_000_000 },
+//!     attestation: Attestation::Operators(OperatorAttestation { approvals: BoundedVec::new() }),
+//! };
+//! let approval = approve(&operator, 0, group.id(), &event.id())?;
+//! event.attestation = Attestation::Operators(OperatorAttestation { approvals: vec![approval].try_into()? });
+//!
+//! // The group's funds, as the chain client would report them.
+//! let script = MultisigScript::for_group(&group)?;
+//! let utxo = Utxo {
+//!     outpoint: Outpoint { transaction_id: TransactionId([3; 32]), index: 0 },
+//!     entry: UtxoEntry { amount: 500_000_000, script_public_key: script.script_public_key(), block_daa_score: 0, is_coinbase: false },
+//! };
+//!
+//! let (now, wall) = (Instant(0), UnixMs(1_800_000_000_000));
+//! let mut inputs = vec![Input::NewEvent(event)];
+//! let mut submitted = Vec::new();
+//! while let Some(input) = inputs.pop() {
+//!     node.handle(now, wall, input);
+//!     // Drain after every mutation.
+//!     while let Some(output) = node.poll_output() {
+//!         match output {
+//!             // Write the records durably, then acknowledge the batch.
+//!             Output::Persist { batch, records: _ } => inputs.push(Input::Persisted { batch }),
+//!             // Send once the batch is durable (here: at once, storage is instant).
+//!             Output::SendAfterPersist { .. } | Output::Send { .. } => {}
+//!             Output::Chain(ChainRequest::FetchUtxos) => {
+//!                 inputs.push(Input::Utxos { utxos: vec![utxo.clone()], virtual_daa_score: 10_000 });
+//!             }
+//!             Output::Chain(ChainRequest::Submit { transaction, .. }) => submitted.push(transaction),
+//!             Output::Notify(update) => println!("{update:?}"),
+//!         }
+//!     }
+//! }
+//! assert_eq!(submitted.len(), 1, "one fully signed transaction, ready for the chain");
+//! assert_eq!(submitted[0].outputs[0].value, 100_000_000);
+//! // No timer is pending: the event waits for the chain (`Input::Chain`) to confirm it. In general,
+//! // call `handle(.., Input::Timer)` at `node.poll_timeout()`.
+//! assert_eq!(node.poll_timeout(), None);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod anti_entropy;
 mod chain;
@@ -338,6 +440,10 @@ pub struct EventStatus {
     pub signatures_per_input: Vec<usize>,
     /// Members caught voting twice in one round.
     pub equivocators: Vec<MemberIndex>,
+    /// The votes this node holds for the recent rounds of this epoch: (round, voter, template).
+    pub votes: Vec<(u32, MemberIndex, TemplateHash)>,
+    /// This epoch's finalized transaction, if any.
+    pub transaction_id: Option<TransactionId>,
 }
 
 /// The coordination core of one member.
@@ -486,6 +592,12 @@ impl Node {
             signed: e.signed,
             signatures_per_input,
             equivocators: e.equivocators.iter().copied().collect(),
+            votes: e
+                .votes
+                .iter()
+                .flat_map(|(round, by)| by.values().map(move |v| (*round, v.voter, v.vote.template_hash)))
+                .collect(),
+            transaction_id: e.transaction_id(),
         })
     }
 
