@@ -648,9 +648,14 @@ impl Node {
                 }
             }
             Body::Event(announcement) => {
-                let accepted = Event::decode(&announcement.event)
-                    .is_ok_and(|event| self.accept_event(now, wall, event).is_ok());
-                if !accepted {
+                let forged = match Event::decode(&announcement.event) {
+                    Ok(event) => {
+                        matches!(self.accept_event(now, wall, event), Err(EventRefusal::Attestation(_)))
+                    }
+                    Err(_) => true,
+                };
+                // A forged attestation is the sender's fault; this node's own policy or load is not.
+                if forged {
                     self.misbehaviour.record(from, Misbehaviour::BadEvent, 1);
                 }
             }

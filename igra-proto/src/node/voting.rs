@@ -157,8 +157,15 @@ impl Node {
             let Some(event) = message.event.as_ref().and_then(|bytes| Event::decode(bytes).ok()) else {
                 return;
             };
-            if event.id() != id || self.accept_event(now, wall, event).is_err() {
+            if event.id() != id {
                 self.misbehaviour.record(from, Misbehaviour::BadEvent, 1);
+                return;
+            }
+            if let Err(refusal) = self.accept_event(now, wall, event) {
+                // A forged attestation is the sender's fault; this node's own policy or load is not.
+                if matches!(refusal, EventRefusal::Attestation(_)) {
+                    self.misbehaviour.record(from, Misbehaviour::BadEvent, 1);
+                }
                 return;
             }
         }
