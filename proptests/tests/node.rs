@@ -40,6 +40,8 @@ struct Cluster {
     /// Frames of these kinds are lost while the clock is before `lossy_until`.
     lost_kinds: Vec<MessageKind>,
     lossy_until: Instant,
+    /// When set, only frames to this node are lost.
+    lost_to: Option<usize>,
 }
 
 fn utxo(script: &MultisigScript, tag: u32, amount: u64) -> Utxo {
@@ -111,6 +113,7 @@ impl Cluster {
             refused: Vec::new(),
             lost_kinds: Vec::new(),
             lossy_until: Instant(0),
+            lost_to: None,
         }
     }
 
@@ -173,7 +176,7 @@ impl Cluster {
         let end = self.now.plus_millis(limit_ms);
         loop {
             while let Some((to, frame)) = self.network.pop_front() {
-                if self.now < self.lossy_until {
+                if self.now < self.lossy_until && self.lost_to.is_none_or(|n| n == to) {
                     let kind = UnverifiedFrame::decode(&frame, MAX_MESSAGE_BYTES).map(|f| f.body.kind());
                     if kind.is_ok_and(|k| self.lost_kinds.contains(&k)) {
                         continue;
@@ -662,4 +665,32 @@ proptest::proptest! {
         let txids: Vec<_> = c.submitted.iter().map(|(_, _, tx)| transaction_id(tx)).collect();
         proptest::prop_assert!(txids.windows(2).all(|w| w[0] == w[1]), "one transaction");
     }
+}
+
+/// A node that holds a certificate for a template it never received asks its peers for the template,
+/// validates it, and takes part again.
+#[test]
+fn a_certified_template_never_received_is_fetched_from_peers() {
+    let mut c = Cluster::new(5, 3);
+    // Node 0 sees other UTXOs than the rest, so its own template differs from the group's.
+    let pool = c.views[0].clone();
+    c.views[0] = pool[10..].to_vec();
+    for view in &mut c.views[1..] {
+        *view = pool[..10].to_vec();
+    }
+    // And every vote to node 0 is lost: it learns the certified template's hash, never the template.
+    c.lost_kinds = vec![MessageKind::Vote];
+    c.lost_to = Some(0);
+    c.lossy_until = Instant(60_000);
+    let event = c.event(14, 3 * SOMPI_PER_KASPA);
+    let id = event.id();
+    for i in 0..5 {
+        c.input(i, Input::NewEvent(event.clone()));
+    }
+    c.run_until(30_000, |c| c.all_submitted(&id));
+    assert!(c.all_submitted(&id), "node 0 fetched the template and finalized");
+    let signed: Vec<_> = c.nodes[1..].iter().map(|n| n.status(&id).unwrap().signed).collect();
+    assert!(signed.windows(2).all(|w| w[0] == w[1]));
+    let own = c.nodes[0].status(&id).unwrap().my_votes[0].1;
+    assert_ne!(Some(own), signed[0], "node 0's own template was not the certified one");
 }

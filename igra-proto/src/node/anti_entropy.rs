@@ -15,14 +15,14 @@
 
 use alloc::vec::Vec;
 
-use super::{BatchId, Destination, Node, Output, Phase};
+use super::{BatchId, Destination, Misbehaviour, Node, Output, Phase};
 use crate::group::{MemberIndex, MemberSet};
-use crate::ids::EventId;
+use crate::ids::{EventId, TemplateHash};
 use crate::time::{Instant, UnixMs};
 use crate::wire::{
     Body, BoundedVec, CertificateMessage, DigestEntry, DigestMessage, EventAnnouncement, LockSummary,
-    MAX_DIGEST_ENTRIES, MAX_TEMPLATES_PER_DIGEST_ENTRY, RequestItem, RequestMessage, TemplateSigners,
-    VoteMessage,
+    MAX_DIGEST_ENTRIES, MAX_TEMPLATES_PER_DIGEST_ENTRY, RequestItem, RequestMessage, TemplateMessage,
+    TemplateSigners, VoteMessage,
 };
 
 impl Node {
@@ -124,14 +124,71 @@ impl Node {
     }
 
     /// Answers a peer's request for events it has never seen.
+    /// Answers a peer's request for events it has never seen and templates it lacks.
     pub(super) fn on_request(&mut self, wall: UnixMs, from: MemberIndex, request: &RequestMessage) {
         for item in request.items.iter() {
-            if let RequestItem::Event { event_id } = item
-                && let Some(state) = self.events.get(event_id)
-            {
-                let body = Body::Event(EventAnnouncement { event: state.encoded.clone() });
+            let body = match item {
+                RequestItem::Event { event_id } => self
+                    .events
+                    .get(event_id)
+                    .map(|state| Body::Event(EventAnnouncement { event: state.encoded.clone() })),
+                RequestItem::Template { template_hash } => self
+                    .events
+                    .values()
+                    .find_map(|state| state.templates.get(template_hash))
+                    .and_then(|template| template.encode().ok())
+                    .map(|template| Body::Template(TemplateMessage { template })),
+                _ => None,
+            };
+            if let Some(body) = body {
                 self.send_now(wall, Destination::Member(from), &body);
             }
+        }
+    }
+
+    /// Asks every peer for a template this node needs (to vote for its lock or to sign it).
+    pub(super) fn request_template(&mut self, wall: UnixMs, template_hash: TemplateHash) {
+        let mut items = BoundedVec::new();
+        let _ = items.push(RequestItem::Template { template_hash });
+        self.send_now(wall, Destination::All, &Body::Request(RequestMessage { items }));
+    }
+
+    /// A template a peer sent on request: kept for every event that certified or voted for it (each
+    /// validates it against its own payment), and those events resume.
+    pub(super) fn on_template(
+        &mut self,
+        now: Instant,
+        wall: UnixMs,
+        from: MemberIndex,
+        message: &TemplateMessage,
+    ) {
+        let Ok(template) = crate::template::Template::decode(&message.template) else {
+            self.misbehaviour.record(from, Misbehaviour::InvalidTemplate, 1);
+            return;
+        };
+        let hash = template.hash();
+        let wanting: Vec<EventId> = self
+            .events
+            .iter()
+            .filter(|(_, e)| {
+                !e.is_finished()
+                    && !e.templates.contains_key(&hash)
+                    && (e.lock.as_ref().is_some_and(|l| l.vote.template_hash == hash)
+                        || e.votes.values().flat_map(|v| v.values()).any(|v| v.vote.template_hash == hash))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in wanting {
+            if !self.learn_template(id, hash, &message.template) {
+                self.misbehaviour.record(from, Misbehaviour::InvalidTemplate, 1);
+                continue;
+            }
+            let Some(state) = self.events.get(&id) else { continue };
+            let (round, lock) = (state.round, state.lock.clone());
+            if let Some(lock) = lock {
+                self.try_sign(wall, &lock);
+            }
+            self.vote_in_round(now, wall, id, round);
         }
     }
 

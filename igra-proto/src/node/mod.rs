@@ -661,9 +661,9 @@ impl Node {
             }
             Body::Digest(digest) => self.on_digest(wall, from, &digest),
             Body::Request(request) => self.on_request(wall, from, &request),
-            // Templates travel inside votes and certificates; completion claims are hints this
-            // node's own chain view supersedes.
-            Body::Template(_) | Body::Completion(_) => {}
+            Body::Template(message) => self.on_template(now, wall, from, &message),
+            // Completion claims are hints this node's own chain view supersedes.
+            Body::Completion(_) => {}
         }
     }
 

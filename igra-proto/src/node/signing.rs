@@ -24,6 +24,8 @@ impl Node {
             return;
         }
         if !state.templates.contains_key(&hash) {
+            // Certified but never received: ask for it; signing resumes when it arrives.
+            self.request_template(wall, hash);
             return;
         }
         // Every rule runs again before signing (a pause since the vote, a cap filled meanwhile).
@@ -86,6 +88,10 @@ impl Node {
         // Only signatures of a certified template count; the certificate must be known.
         let certified = state.lock.as_ref().is_some_and(|l| l.vote.template_hash == hash)
             || state.sets.contains_key(&hash);
+        if certified && !state.templates.contains_key(&hash) {
+            self.request_template(wall, hash);
+            return;
+        }
         let Some(template) = state.templates.get(&hash) else { return };
         if !certified {
             self.misbehaviour.record(from, Misbehaviour::UncertifiedSignatures, 1);

@@ -85,7 +85,11 @@ impl Node {
             }
         };
         let Some(state) = self.events.get_mut(&id) else { return };
-        let Some(template) = state.templates.get(&template_hash) else { return };
+        let Some(template) = state.templates.get(&template_hash) else {
+            // Certified or favoured, but never received: ask the peers for it.
+            self.request_template(wall, template_hash);
+            return;
+        };
         let Ok(encoded) = template.encode() else { return };
         let vote = Vote { event_id: id, epoch: state.epoch, round, template_hash };
         let Ok(signed) = SignedVote::sign(vote, self.config.me, self.config.group.id(), self.signer.as_ref())
