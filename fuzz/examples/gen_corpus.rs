@@ -53,6 +53,7 @@ fn main() {
         }
     }
     write_all(&root.join("frame"), &frame_seeds);
+    write_all(&root.join("node"), &node_seeds());
 }
 
 fn write_all(dir: &Path, seeds: &[(String, Vec<u8>)]) {
@@ -328,4 +329,55 @@ fn frames(bodies: &[(&'static str, Body)]) -> Vec<(String, Vec<u8>)> {
         assert_eq!(decodes, !undecodable, "frame seed {name}");
     }
     out
+}
+
+/// One `node` target operation: a body sealed by `sender`.
+fn sealed_op(sender: u8, body: &Body) -> Vec<u8> {
+    let bytes = encode(body);
+    let len = u16::try_from(bytes.len()).expect("seed bodies are small");
+    let mut op = vec![0, sender];
+    op.extend_from_slice(&len.to_le_bytes());
+    op.extend_from_slice(&bytes);
+    op
+}
+
+/// Seeds of the `node` target: the happy path (two votes, then two signature sets, then the chain),
+/// round timeouts, and chain news.
+fn node_seeds() -> Vec<(String, Vec<u8>)> {
+    use igra_fuzz::node_world::{event, template};
+    let event = event();
+    let template = template();
+    let hash = template.hash();
+    let vote = Vote { event_id: event.id(), epoch: 0, round: 0, template_hash: hash };
+    let mut happy = Vec::new();
+    for member in [0u8, 2] {
+        let signed =
+            SignedVote::sign(vote, MemberIndex(member), group().id(), &signer(member)).expect("signs");
+        let body = Body::Vote(VoteMessage {
+            vote: signed,
+            lock: None,
+            template: Some(template.encode().expect("fits")),
+            event: Some(event.encode().expect("fits")),
+        });
+        happy.extend(sealed_op(member, &body));
+    }
+    for member in [0u8, 2] {
+        let signatures = template.sign(&signer(member), MemberIndex(member), &[member; 32]).expect("signs");
+        let body = Body::Signatures(SignatureSetMessage {
+            event_id: event.id(),
+            epoch: 0,
+            template_hash: hash,
+            certificate: None,
+            signatures: signatures.try_into().expect("fits"),
+        });
+        happy.extend(sealed_op(member, &body));
+    }
+    let mut chain = happy.clone();
+    chain.extend([3, 0, 0x10, 0x00, 3, 1, 0x20, 0x00, 3, 3, 0x30, 0x00]);
+    let timers: Vec<u8> = (0..12).flat_map(|_| [2, 0xe8, 0x03]).collect();
+    vec![
+        ("happy-path".to_owned(), happy),
+        ("happy-path-then-chain".to_owned(), chain),
+        ("timers".to_owned(), timers),
+    ]
 }
