@@ -228,7 +228,7 @@ pub struct SourceCapSection {
     pub cap: Sompi,
 }
 
-/// `[template]`; the fields are [`TemplatePolicy`]'s, `fee_mode` spelled `group_pays` or `recipient_pays`.
+/// `[template]`; the fields are [`TemplatePolicy`](igra_proto::template::TemplatePolicy)'s, `fee_mode` spelled `group_pays` or `recipient_pays`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)] // the fields are TemplatePolicy's, documented there
@@ -244,7 +244,7 @@ pub struct TemplateSection {
     pub coinbase_maturity: Option<u64>,
 }
 
-/// `[timing]`; the fields are [`Timing`]'s.
+/// `[timing]`; the fields are [`Timing`](igra_proto::node::Timing)'s.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)] // the fields are Timing's, documented there
@@ -255,7 +255,7 @@ pub struct TimingSection {
     pub anti_entropy_interval_ms: Option<u64>,
 }
 
-/// `[chain]`; the fields are [`ChainRules`]'.
+/// `[chain]`; the fields are [`ChainRules`](igra_proto::node::ChainRules)'.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)] // the fields are ChainRules', documented there
