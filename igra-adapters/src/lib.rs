@@ -6,6 +6,10 @@
 //! every decision is made by `igra_proto` and this crate only carries bytes, time and durability to and
 //! from it.
 //!
-//! So far it holds [`kaspa_json`]: the node's JSON shapes of transactions and UTXO entries.
+//! So far it holds [`kaspa_json`] (the node's JSON shapes of transactions and UTXO entries),
+//! [`keystore`] (a member's mnemonic, encrypted at rest), [`config`] (the node file, validated into
+//! igra-proto's `NodeConfig`) and the `igra` binary with its `keygen` command.
 
+pub mod config;
 pub mod kaspa_json;
+pub mod keystore;
