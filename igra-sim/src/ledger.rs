@@ -220,3 +220,123 @@ impl Ledger {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use igra_proto::Signer;
+    use igra_proto::kaspa::sighash::SigHashType;
+    use igra_proto::kaspa::tx::{Outpoint, Transaction};
+    use igra_proto::template::{BuildRequest, Template, TemplatePolicy, Utxo, build};
+    use igra_proto::{LocalSigner, MemberIndex, TransactionId};
+
+    use super::{GENESIS_DAA_SCORE, Ledger, Rejection};
+    use crate::fixture::{Fixture, member_signer};
+    use crate::swarm::Swarm;
+
+    fn setup() -> (Fixture, Ledger) {
+        let fixture = Fixture::new(&Swarm::small(11));
+        let ledger = Ledger::new(fixture.script.clone(), &fixture.pool);
+        (fixture, ledger)
+    }
+
+    fn template(f: &Fixture, event: usize, utxos: &[Utxo]) -> Template {
+        build(&BuildRequest {
+            event_id: f.events[event].id(),
+            epoch: 0,
+            round: 0,
+            payment: &f.events[event].payment,
+            group_script: &f.script,
+            policy: &TemplatePolicy::default(),
+            utxos,
+            reserved: &BTreeSet::new(),
+            virtual_daa_score: GENESIS_DAA_SCORE,
+        })
+        .expect("the pool covers the event")
+    }
+
+    /// The template's transaction with every input signed by `signers`.
+    fn signed(f: &Fixture, t: &Template, signers: &[(u8, LocalSigner)]) -> Transaction {
+        let mut tx = t.transaction.clone();
+        let per_signer: Vec<_> = signers
+            .iter()
+            .map(|(i, s)| {
+                let position = f.script.position_of(&s.signing_public_key()).unwrap_or(usize::from(*i));
+                (position, t.sign(s, MemberIndex(*i), &[7; 32]).unwrap())
+            })
+            .collect();
+        for (index, input) in tx.inputs.iter_mut().enumerate() {
+            let sigs: Vec<_> = per_signer.iter().map(|(p, sigs)| (*p, sigs[index].signature)).collect();
+            input.signature_script = f.script.signature_script(&sigs, SigHashType::ALL).unwrap();
+        }
+        tx
+    }
+
+    fn members(ids: &[u8]) -> Vec<(u8, LocalSigner)> {
+        ids.iter().map(|i| (*i, member_signer(*i))).collect()
+    }
+
+    #[test]
+    fn a_properly_signed_transaction_is_accepted_once_and_a_double_spend_is_refused() {
+        let (f, mut ledger) = setup();
+        let first = signed(&f, &template(&f, 0, &f.pool), &members(&[0, 1]));
+        let accepted = ledger.submit(&first).unwrap().unwrap().transaction_id;
+        assert!(ledger.is_accepted(&accepted));
+        assert!(ledger.submit(&first).unwrap().is_none(), "the same transaction again changes nothing");
+        // Another transaction spending the same outputs (one more sompi of fee).
+        let mut retry = template(&f, 0, &f.pool);
+        if let Some(change) = retry.transaction.outputs.get_mut(1) {
+            change.value -= 1;
+        } else {
+            retry.transaction.outputs[0].value -= 1;
+        }
+        let second = signed(&f, &retry, &members(&[1, 2]));
+        assert!(matches!(
+            ledger.submit(&second),
+            Err(Rejection::DoubleSpend { spent_by, .. }) if spent_by == accepted
+        ));
+        assert_eq!(ledger.accepted().len(), 1);
+    }
+
+    #[test]
+    fn a_wrong_or_missing_signature_is_refused() {
+        let (f, mut ledger) = setup();
+        let t = template(&f, 0, &f.pool);
+        let mut tx = signed(&f, &t, &members(&[0, 1]));
+        tx.inputs[0].signature_script[5] ^= 1;
+        assert_eq!(ledger.submit(&tx).unwrap_err(), Rejection::BadSignatureScript { input: 0 });
+        // A key outside the group.
+        let outsider = signed(&f, &t, &[(0, member_signer(0)), (1, member_signer(9))]);
+        assert!(matches!(ledger.submit(&outsider), Err(Rejection::BadSignatureScript { .. })));
+        // Unsigned.
+        assert!(matches!(ledger.submit(&t.transaction), Err(Rejection::BadSignatureScript { .. })));
+        assert!(ledger.accepted().is_empty());
+    }
+
+    #[test]
+    fn unknown_inputs_and_immature_coinbase_outputs_are_refused() {
+        let (f, _) = setup();
+        let t = template(&f, 0, &f.pool);
+        let tx = signed(&f, &t, &members(&[0, 2]));
+        let unfunded = Ledger::new(f.script.clone(), &[]);
+        assert!(matches!(unfunded.validate(&tx), Err(Rejection::UnknownInput(_))));
+        let coinbase: Vec<Utxo> = f
+            .pool
+            .iter()
+            .cloned()
+            .map(|mut u| {
+                u.entry.is_coinbase = true;
+                u.entry.block_daa_score = GENESIS_DAA_SCORE;
+                u
+            })
+            .collect();
+        let young = Ledger::new(f.script.clone(), &coinbase);
+        assert!(matches!(young.validate(&tx), Err(Rejection::ImmatureCoinbase(_))));
+        let mut other = tx.clone();
+        other.inputs[0].previous_outpoint = Outpoint { transaction_id: TransactionId([9; 32]), index: 0 };
+        let ledger = Ledger::new(f.script.clone(), &f.pool);
+        assert!(matches!(ledger.validate(&other), Err(Rejection::UnknownInput(_))));
+        assert!(ledger.validate(&tx).is_ok());
+    }
+}

@@ -217,7 +217,7 @@ impl Simulation {
                 self.agenda.schedule(at, Item::NewEvent { node, event });
             }
             if self.forgers {
-                self.agenda.schedule(plan.submit_at_ms + EVENT_JITTER_MS + 500, Item::Forge { event });
+                self.agenda.schedule(plan.submit_at_ms, Item::Forge { event });
             }
         }
         for crash in self.swarm.crashes.clone() {
@@ -295,8 +295,9 @@ impl Simulation {
                 }
             }
             Item::Forge { event } => {
+                // Forged frames arrive first, before any real frame of the same members.
                 for (from, to, frame) in crate::byzantine::forge(self, event) {
-                    self.schedule_frame(from, to, &frame);
+                    self.agenda.schedule(self.now_ms, Item::Deliver { from, to, frame });
                 }
             }
         }
@@ -512,6 +513,11 @@ impl Simulation {
 
     fn wall(&self, node: usize) -> UnixMs {
         UnixMs(WALL_AT_ZERO.0.saturating_add(self.now_ms).saturating_add_signed(self.members[node].skew_ms))
+    }
+
+    /// Node `node`'s wall clock now (with its skew).
+    pub(crate) fn wall_of(&self, node: usize) -> UnixMs {
+        self.wall(node)
     }
 
     fn all_done(&self) -> bool {

@@ -226,6 +226,20 @@ pub fn kas(sompi: Sompi) -> String {
     format!("{}.{:08}", sompi / SOMPI_PER_KASPA, sompi % SOMPI_PER_KASPA)
 }
 
+impl Swarm {
+    /// The swarm of `seed` cut down to a 2-of-3 group with at most two events: quick enough for
+    /// unit-test builds, with every fault class of the seed kept.
+    pub fn small(seed: u64) -> Self {
+        let mut swarm = Self::from_seed(seed);
+        swarm.n = 3;
+        swarm.m = 2;
+        swarm.events.truncate(2);
+        swarm.clock_skew_ms.resize(3, 0);
+        swarm.crashes.retain(|c| c.node < 3);
+        swarm
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Swarm;
