@@ -1,0 +1,48 @@
+//! The simulator's own guarantees: runs are reproducible, honest groups pass, and a broken group fails.
+
+use igra_sim::{Simulation, Swarm};
+
+#[test]
+fn the_same_seed_gives_the_same_trace_hash() {
+    for seed in [1, 2] {
+        let a = Simulation::with_swarm(seed, Swarm::small(seed)).run();
+        let b = Simulation::with_swarm(seed, Swarm::small(seed)).run();
+        assert_eq!(a.trace_hash, b.trace_hash, "seed {seed}");
+        assert_eq!(a.steps, b.steps);
+        assert!(a.steps > 0 && a.frames_delivered > 0, "the run did something");
+    }
+    let (a, b) =
+        (Simulation::with_swarm(1, Swarm::small(1)).run(), Simulation::with_swarm(2, Swarm::small(2)).run());
+    assert_ne!(a.trace_hash, b.trace_hash);
+}
+
+/// The canary (option B of issue 6's brief): `m` Byzantine members inject a second certified, fully
+/// signed template for each event through crafted frames. The simulator must flag S5 or S2 every time.
+#[test]
+#[ignore = "canary incomplete: the forged template pays the event correctly once, so today only L1 fires (docs/simulator.md)"]
+fn a_coalition_beyond_the_bound_is_caught() {
+    let caught: Vec<(u64, &str)> = (0..8)
+        .filter_map(|seed| {
+            let report = Simulation::with_swarm(seed, Swarm::small(seed)).with_forgers().run();
+            report.violation.map(|v| (seed, v.invariant))
+        })
+        .collect();
+    eprintln!("canary: {caught:?}");
+    assert!(
+        caught.iter().any(|(_, inv)| matches!(*inv, "S2" | "S5")),
+        "the forgery went unnoticed: {caught:?}"
+    );
+}
+
+/// Every seed of a sweep must pass. Ignored until the node attributes chain news to its own signed
+/// template (docs/simulator.md, "Findings"): today honest nodes declare their own accepted transaction
+/// dead and pay the event again in epoch 1 (S2), e.g. `igra-sim run --seed 3`.
+#[test]
+#[ignore = "finding 1 in docs/simulator.md: a node's own accepted transaction is taken for a conflict"]
+fn a_sweep_of_fifty_small_seeds_passes() {
+    let failed: Vec<String> = (0..50)
+        .map(|seed| Simulation::with_swarm(seed, Swarm::small(seed)).run())
+        .filter_map(|r| r.violation.map(|v| format!("seed {}: {v}", r.seed)))
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
