@@ -694,3 +694,39 @@ fn a_certified_template_never_received_is_fetched_from_peers() {
     let own = c.nodes[0].status(&id).unwrap().my_votes[0].1;
     assert_ne!(Some(own), signed[0], "node 0's own template was not the certified one");
 }
+
+/// Found by the simulator: a node that signed but has not finalized yet (here: every signature sent to
+/// it is lost) must take the chain's spend by its own template's transaction as the event's payment,
+/// not as a conflict that would start a second epoch and pay the event twice.
+#[test]
+fn a_spend_by_the_events_own_template_is_its_payment_even_before_finalizing() {
+    let mut c = Cluster::new(5, 3);
+    c.lost_kinds = vec![MessageKind::Signatures];
+    c.lost_to = Some(0);
+    c.lossy_until = Instant(u64::MAX);
+    let event = c.event(15, 3 * SOMPI_PER_KASPA);
+    let id = event.id();
+    c.input(0, Input::NewEvent(event));
+    c.run_until(30_000, |c| {
+        (1..5).all(|i| matches!(c.nodes[i].status(&id).unwrap().phase, Phase::Submitted { .. }))
+    });
+    let status = c.nodes[0].status(&id).unwrap();
+    assert!(
+        status.signed.is_some() && status.transaction_id.is_none(),
+        "node 0 signed but could not finalize"
+    );
+    let tx = c.submitted[0].2.clone();
+    let txid = transaction_id(&tx);
+    c.input(
+        0,
+        Input::Chain(ChainEvent::Spent {
+            outpoint: tx.inputs[0].previous_outpoint,
+            by: txid,
+            daa_score: DAA + 5,
+        }),
+    );
+    c.input(0, Input::Chain(ChainEvent::DaaScore(DAA + 5 + ChainRules::default().finality_depth)));
+    let status = c.nodes[0].status(&id).unwrap();
+    assert_eq!(status.epoch, 0, "no second epoch");
+    assert_eq!(status.phase, Phase::Confirmed { transaction_id: txid });
+}

@@ -1,9 +1,12 @@
 //! Ending an event: what the chain says about submitted transactions and the group's outputs.
 //!
-//! * **Confirmed**: the event's transaction was accepted at DAA score `a` and the virtual DAA score has
-//!   reached `a + confirm_depth` (DAA score against DAA score).
+//! * **Confirmed**: a transaction of one of the event's templates (this node's own, or any other it
+//!   validated: transaction ids do not cover signatures, so a template's id is its transaction's) was
+//!   accepted at DAA score `a` and the virtual DAA score has reached `a + confirm_depth` (DAA score
+//!   against DAA score). Acceptance is recognized before this node finalizes, too.
 //! * **Dead**: an input of the signed template was spent by a *different* transaction accepted at `a`,
-//!   and the virtual DAA score has reached `a + finality_depth`. The signed template can then never
+//!   and the virtual DAA score has reached `a + finality_depth`, while no template of the event is known
+//!   to have paid it. The signed template can then never
 //!   confirm, so the event starts over in epoch `e + 1` from round 0: the only way a signer ever signs a
 //!   second template for one event.
 //! * **Dropped**: a submitted transaction left the mempool without a conflicting spend: it is submitted
@@ -66,15 +69,18 @@ impl Node {
             ChainEvent::DaaScore(score) => self.virtual_daa_score = self.virtual_daa_score.max(score),
             ChainEvent::Accepted { transaction_id, daa_score } => {
                 for state in self.events.values_mut() {
-                    if state.transaction_id() == Some(transaction_id) {
-                        state.accepted_at = Some(daa_score);
+                    if state.pays_event(transaction_id) {
+                        state.paid(transaction_id, daa_score);
                     }
                 }
             }
             ChainEvent::Spent { outpoint, by, daa_score } => {
                 for state in self.events.values_mut() {
-                    let ours = state.transaction_id() == Some(by);
-                    if !ours && state.signed_spends(&outpoint) {
+                    // A spend by one of this event's own templates is its payment, however this node
+                    // learned of it (its id does not depend on signatures, so finalizing is not needed).
+                    if state.pays_event(by) {
+                        state.paid(by, daa_score);
+                    } else if state.signed_spends(&outpoint) {
                         state.conflict_at = Some(state.conflict_at.map_or(daa_score, |d| d.min(daa_score)));
                     }
                 }
@@ -104,13 +110,15 @@ impl Node {
             if matches!(state.phase, Phase::Confirmed { .. } | Phase::Abandoned) {
                 continue;
             }
-            if let (Some(at), Some(tx)) = (state.accepted_at, state.transaction_id())
+            if let (Some(at), Some(tx)) = (state.accepted_at, state.paid_by)
                 && score >= at.saturating_add(rules.confirm_depth)
             {
                 confirmed.push((*id, tx));
-            } else if let (Some(at), Some(hash)) = (state.conflict_at, state.signed)
+            } else if let (Some(at), Some(hash), None) = (state.conflict_at, state.signed, state.paid_by)
                 && score >= at.saturating_add(rules.finality_depth)
             {
+                // Only while the event is not known to be paid: a payment by any of its templates
+                // ends it; a conflicting spend by anything else kills the signed template.
                 dead.push((*id, hash));
             }
         }

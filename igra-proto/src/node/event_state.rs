@@ -37,6 +37,8 @@ pub(super) struct EventState {
     pub(super) equivocators: BTreeSet<MemberIndex>,
     /// The finalized transaction of this epoch, kept for resubmission.
     pub(super) transaction: Option<Transaction>,
+    /// The accepted transaction that pays this event (one of its templates'), if the chain said so.
+    pub(super) paid_by: Option<TransactionId>,
     /// DAA score at which the chain accepted it.
     pub(super) accepted_at: Option<u64>,
     /// DAA score at which another transaction spending a signed input was accepted.
@@ -83,6 +85,7 @@ impl EventState {
             sets: BTreeMap::new(),
             equivocators: BTreeSet::new(),
             transaction: None,
+            paid_by: None,
             accepted_at: None,
             conflict_at: None,
         }
@@ -102,8 +105,24 @@ impl EventState {
         self.signed = None;
         self.sets.clear();
         self.transaction = None;
+        self.paid_by = None;
         self.accepted_at = None;
         self.conflict_at = None;
+    }
+
+    /// Whether `transaction_id` is the transaction of one of this event's templates.
+    pub(super) fn pays_event(&self, transaction_id: TransactionId) -> bool {
+        self.transaction_id() == Some(transaction_id)
+            || self
+                .templates
+                .values()
+                .any(|t| crate::kaspa::hashing::transaction_id(&t.transaction) == transaction_id)
+    }
+
+    /// The chain accepted `transaction_id`, a payment of this event, at `daa_score`.
+    pub(super) fn paid(&mut self, transaction_id: TransactionId, daa_score: u64) {
+        self.paid_by = Some(transaction_id);
+        self.accepted_at = Some(self.accepted_at.map_or(daa_score, |d| d.min(daa_score)));
     }
 
     /// The id of this epoch's finalized transaction.
