@@ -179,7 +179,7 @@ impl Node {
             .map(|(id, _)| *id)
             .collect();
         for id in wanting {
-            if !self.learn_template(id, hash, &message.template) {
+            if !self.learn_template(now, wall, id, hash, &message.template) {
                 self.misbehaviour.record(from, Misbehaviour::InvalidTemplate, 1);
                 continue;
             }

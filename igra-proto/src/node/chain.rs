@@ -15,9 +15,12 @@
 use alloc::vec::Vec;
 
 use super::{ChainRequest, Ending, EventUpdate, Node, Output, Phase, Record};
-use crate::ids::{EventId, TransactionId};
+use crate::ids::{EventId, TemplateHash, TransactionId};
 use crate::kaspa::tx::Outpoint;
 use crate::time::{Instant, UnixMs};
+
+/// Accepted transactions remembered for templates learned late.
+const MAX_REMEMBERED_ACCEPTANCES: usize = 4096;
 
 /// What the chain reports to the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +71,7 @@ impl Node {
         match event {
             ChainEvent::DaaScore(score) => self.virtual_daa_score = self.virtual_daa_score.max(score),
             ChainEvent::Accepted { transaction_id, daa_score } => {
+                self.remember_accepted(transaction_id, daa_score);
                 for state in self.events.values_mut() {
                     if state.pays_event(transaction_id) {
                         state.paid(transaction_id, daa_score);
@@ -75,6 +79,7 @@ impl Node {
                 }
             }
             ChainEvent::Spent { outpoint, by, daa_score } => {
+                self.remember_accepted(by, daa_score);
                 for state in self.events.values_mut() {
                     // A spend by one of this event's own templates is its payment, however this node
                     // learned of it (its id does not depend on signatures, so finalizing is not needed).
@@ -149,6 +154,38 @@ impl Node {
             // The snapshot that built the dead template is stale: ask for a fresh one, then vote.
             self.utxos = None;
             self.vote_in_round(now, wall, id, 0);
+        }
+    }
+
+    /// Keeps the most recent accepted transactions, so that a template learned after the chain accepted
+    /// its transaction (from a peer, when this node had signed another one) is still recognized as the
+    /// event's payment.
+    fn remember_accepted(&mut self, transaction_id: TransactionId, daa_score: u64) {
+        if self.accepted.insert(transaction_id, daa_score).is_none() {
+            self.accepted_order.push_back(transaction_id);
+            while self.accepted_order.len() > MAX_REMEMBERED_ACCEPTANCES {
+                if let Some(old) = self.accepted_order.pop_front() {
+                    self.accepted.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// After learning `template_hash` for `id`: if the chain already accepted its transaction, the event
+    /// is paid.
+    pub(super) fn check_paid(
+        &mut self,
+        now: Instant,
+        wall: UnixMs,
+        id: EventId,
+        template_hash: TemplateHash,
+    ) {
+        let Some(state) = self.events.get_mut(&id) else { return };
+        let Some(template) = state.templates.get(&template_hash) else { return };
+        let txid = crate::kaspa::hashing::transaction_id(&template.transaction);
+        if let Some(&daa_score) = self.accepted.get(&txid) {
+            state.paid(txid, daa_score);
+            self.settle(now, wall);
         }
     }
 

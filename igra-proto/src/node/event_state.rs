@@ -27,6 +27,8 @@ pub(super) struct EventState {
     pub(super) phase: Phase,
     pub(super) epoch: u32,
     pub(super) round: u32,
+    /// The first round of the current window of `max_rounds` rounds (0, or where a revival restarted).
+    pub(super) window_start: u32,
     pub(super) deadline: Option<Instant>,
     pub(super) templates: BTreeMap<TemplateHash, Template>,
     pub(super) votes: BTreeMap<u32, BTreeMap<MemberIndex, SignedVote>>,
@@ -76,6 +78,7 @@ impl EventState {
             phase: Phase::Voting,
             epoch: 0,
             round: 0,
+            window_start: 0,
             deadline: Some(deadline),
             templates: BTreeMap::new(),
             votes: BTreeMap::new(),
@@ -96,6 +99,7 @@ impl EventState {
     pub(super) fn start_epoch(&mut self, epoch: u32, deadline: Instant) {
         self.epoch = epoch;
         self.round = 0;
+        self.window_start = 0;
         self.phase = Phase::Voting;
         self.deadline = Some(deadline);
         self.templates.clear();

@@ -292,6 +292,13 @@ pub enum EventUpdate {
         /// The event.
         event_id: EventId,
     },
+    /// An abandoned event is voting again (a resubmission, or peers voting in a later round).
+    Revived {
+        /// The event.
+        event_id: EventId,
+        /// The round it resumes in.
+        round: u32,
+    },
     /// The transaction reached the confirmation depth.
     Confirmed {
         /// The event.
@@ -460,6 +467,8 @@ pub struct Node {
     next_batch: u64,
     utxos: Option<(Vec<Utxo>, u64)>,
     virtual_daa_score: u64,
+    accepted: BTreeMap<TransactionId, u64>,
+    accepted_order: VecDeque<TransactionId>,
     reservations: BTreeMap<Outpoint, EventId>,
     policy: Policy,
     misbehaviour: MisbehaviourCounters,
@@ -537,6 +546,8 @@ impl Node {
             next_batch: 0,
             utxos: None,
             virtual_daa_score: 0,
+            accepted: BTreeMap::new(),
+            accepted_order: VecDeque::new(),
             reservations: BTreeMap::new(),
             events: BTreeMap::new(),
             config,
@@ -639,7 +650,7 @@ impl Node {
             Body::Certificate(message) => {
                 let vote = message.certificate.vote;
                 if let Some(bytes) = &message.template
-                    && !self.learn_template(vote.event_id, vote.template_hash, bytes)
+                    && !self.learn_template(now, wall, vote.event_id, vote.template_hash, bytes)
                 {
                     self.misbehaviour.record(from, Misbehaviour::InvalidTemplate, 1);
                 }

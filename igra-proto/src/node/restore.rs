@@ -103,6 +103,11 @@ impl Node {
                     self.reservations.insert(outpoint, *event_id);
                 }
                 state.epoch = *epoch;
+                if state.phase == Phase::Abandoned {
+                    // A vote after the event was abandoned: it was revived in this round.
+                    state.phase = Phase::Voting;
+                    state.window_start = *round;
+                }
                 state.round = state.round.max(*round);
                 state.templates.insert(hash, template);
                 state.my_votes.insert(*round, hash);

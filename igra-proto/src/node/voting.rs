@@ -25,7 +25,12 @@ impl Node {
         event: Event,
     ) -> Result<(), EventRefusal> {
         let id = event.id();
-        if self.events.contains_key(&id) {
+        if let Some(state) = self.events.get(&id) {
+            // A resubmission revives an event abandoned without a signature.
+            if state.phase == Phase::Abandoned {
+                let next = state.round.saturating_add(1);
+                self.revive(now, wall, id, next);
+            }
             return Ok(());
         }
         if self.events.values().filter(|e| !e.is_finished()).count() >= self.config.max_events_in_flight {
@@ -152,11 +157,11 @@ impl Node {
             self.misbehaviour.record(from, Misbehaviour::ForgedVote, 1);
             return;
         }
-        if vote.vote.round >= self.config.timing.max_rounds {
+        let id = vote.vote.event_id;
+        if vote.vote.round >= self.round_limit(&id) {
             self.misbehaviour.record(from, Misbehaviour::RoundOutOfRange, 1);
             return;
         }
-        let id = vote.vote.event_id;
         if !self.events.contains_key(&id) {
             let Some(event) = message.event.as_ref().and_then(|bytes| Event::decode(bytes).ok()) else {
                 return;
@@ -174,7 +179,7 @@ impl Node {
             }
         }
         if let Some(bytes) = &message.template
-            && !self.learn_template(id, vote.vote.template_hash, bytes)
+            && !self.learn_template(now, wall, id, vote.vote.template_hash, bytes)
         {
             self.misbehaviour.record(from, Misbehaviour::InvalidTemplate, 1);
         }
@@ -184,10 +189,15 @@ impl Node {
             self.misbehaviour.record(from, Misbehaviour::BadCertificate, 1);
         }
         let Some(state) = self.events.get_mut(&id) else { return };
+        let round = vote.vote.round;
+        // A later vote revives an event this node abandoned without a signature.
+        if state.phase == Phase::Abandoned && vote.vote.epoch == state.epoch && round > state.round {
+            self.revive(now, wall, id, round);
+        }
+        let Some(state) = self.events.get_mut(&id) else { return };
         if vote.vote.epoch != state.epoch || state.is_finished() {
             return;
         }
-        let round = vote.vote.round;
         if round.saturating_add(VOTE_ROUNDS_KEPT) < state.round {
             return;
         }
@@ -218,7 +228,14 @@ impl Node {
     /// Validates and keeps a template a peer sent for `id`, if it is new and the claimed hash matches.
     /// `false` when the template is invalid (a peer's fault); `true` when it is kept, known already, or
     /// not kept for lack of room.
-    pub(super) fn learn_template(&mut self, id: EventId, claimed: TemplateHash, bytes: &[u8]) -> bool {
+    pub(super) fn learn_template(
+        &mut self,
+        now: Instant,
+        wall: UnixMs,
+        id: EventId,
+        claimed: TemplateHash,
+        bytes: &[u8],
+    ) -> bool {
         let Some(state) = self.events.get_mut(&id) else { return true };
         if state.templates.contains_key(&claimed) || state.templates.len() >= MAX_TEMPLATES_PER_EVENT {
             return true;
@@ -233,6 +250,9 @@ impl Node {
         );
         if valid.is_ok() {
             state.templates.insert(claimed, template);
+        }
+        if valid.is_ok() {
+            self.check_paid(now, wall, id, claimed);
         }
         valid.is_ok()
     }
@@ -260,8 +280,8 @@ impl Node {
         wall: UnixMs,
         certificate: &QuorumCertificate,
     ) -> bool {
-        // Honest members never vote at or beyond the round limit, so no valid certificate is there.
-        if certificate.vote.round >= self.config.timing.max_rounds
+        // Honest members never vote beyond the round window, so no valid certificate is there.
+        if certificate.vote.round >= self.round_limit(&certificate.vote.event_id)
             || certificate.verify(&self.config.group).is_err()
         {
             return false;
@@ -298,7 +318,7 @@ impl Node {
         for id in due {
             let Some(state) = self.events.get_mut(&id) else { continue };
             let next = state.round + 1;
-            if next >= self.config.timing.max_rounds {
+            if next >= state.window_start.saturating_add(self.config.timing.max_rounds) {
                 state.deadline = None;
                 if state.signed.is_none() && state.phase == Phase::Voting {
                     state.phase = Phase::Abandoned;
@@ -318,5 +338,32 @@ impl Node {
             state.prune_votes();
             self.vote_in_round(now, wall, id, next);
         }
+    }
+}
+
+impl Node {
+    /// The first round beyond the window this node accepts votes and certificates for `id` in: its
+    /// current round plus `max_rounds` (from round 0 for an event it does not know). No minority can drag
+    /// an event further than that.
+    pub(super) fn round_limit(&self, id: &EventId) -> u32 {
+        let round = self.events.get(id).map_or(0, |e| e.round);
+        round.saturating_add(self.config.timing.max_rounds)
+    }
+
+    /// Brings an event abandoned without a signature back to voting, from `round` on, with a fresh
+    /// window of `max_rounds` rounds. Its policy commitment is taken again when it votes.
+    pub(super) fn revive(&mut self, now: Instant, wall: UnixMs, id: EventId, round: u32) {
+        let timeout = self.config.timing.round_timeout(0);
+        let Some(state) = self.events.get_mut(&id) else { return };
+        if state.phase != Phase::Abandoned || state.signed.is_some() {
+            return;
+        }
+        state.phase = Phase::Voting;
+        state.round = round;
+        state.window_start = round;
+        state.deadline = Some(now.plus_millis(timeout));
+        state.prune_votes();
+        self.notify(EventUpdate::Revived { event_id: id, round });
+        self.vote_in_round(now, wall, id, round);
     }
 }
