@@ -28,6 +28,11 @@ use crate::rng::Rng;
 use crate::storage::Storage;
 use crate::swarm::Swarm;
 
+/// How often relayers resubmit unpaid events in the liveness phase.
+const RELAYER_RETRY_MS: u64 = 60_000;
+/// How many times they do within the liveness bound.
+const RELAYER_RETRIES: u64 = 4;
+
 /// How long the liveness phase may take to pay and confirm every event (L1's bound).
 pub const LIVENESS_BOUND_MS: u64 = 300_000;
 /// How often the chain reports a new virtual DAA score to every node.
@@ -225,6 +230,17 @@ impl Simulation {
         }
         self.agenda.schedule(DAA_TICK_MS, Item::DaaTick);
         self.agenda.schedule(self.swarm.safety_end_ms, Item::Heal);
+        // The relayers' retries: in the liveness phase every event is resubmitted to every node once a
+        // minute (a node revives an event it abandoned; a known event is a no-op), as a bridge's relayer
+        // would until the withdrawal is paid.
+        for retry in 1..=RELAYER_RETRIES {
+            let at = self.swarm.safety_end_ms + retry * RELAYER_RETRY_MS;
+            for event in 0..self.swarm.events.len() {
+                for node in 0..self.members.len() {
+                    self.agenda.schedule(at, Item::NewEvent { node, event });
+                }
+            }
+        }
     }
 
     fn next_timer(&self) -> Option<(u64, usize)> {
@@ -326,9 +342,14 @@ impl Simulation {
                     let at = self.members[node].storage.write(batch, records, self.now_ms, delay);
                     self.agenda.schedule(at, Item::Durable { node, boot, batch });
                 }
-                Output::Send { to, frame } => self.send(node, to, &frame),
-                Output::SendAfterPersist { batch, to, frame } => {
+                // Held until its batch is durable; a batch that already is lets the frame go at once.
+                Output::SendAfterPersist { batch, to, frame }
+                    if self.members[node].storage.is_pending(batch) =>
+                {
                     self.members[node].held.push((batch, to, frame));
+                }
+                Output::Send { to, frame } | Output::SendAfterPersist { to, frame, .. } => {
+                    self.send(node, to, &frame);
                 }
                 Output::Chain(ChainRequest::FetchUtxos) => {
                     let lag = self.rng.range(0, self.swarm.chain_lag_max_ms);

@@ -37,6 +37,11 @@ impl Storage {
         }
     }
 
+    /// Whether `batch` is still being written (not durable yet).
+    pub fn is_pending(&self, batch: BatchId) -> bool {
+        self.pending.contains_key(&batch)
+    }
+
     /// A crash: everything not yet durable is gone.
     pub fn crash(&mut self) {
         self.pending.clear();

@@ -4,6 +4,9 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use super::event_state::{MAX_TEMPLATES_PER_EVENT, VOTE_ROUNDS_KEPT};
+
+/// The shortest interval between two requests for a UTXO snapshot.
+const UTXO_REFRESH_MS: u64 = 1_000;
 use super::{
     ChainRequest, Destination, Ending, EventRefusal, EventState, EventUpdate, Misbehaviour, Node, Output,
     Phase, Record,
@@ -74,7 +77,7 @@ impl Node {
         };
         let template_hash = match choice {
             Some(hash) => hash,
-            None => match self.build_own(id, round) {
+            None => match self.build_own(now, id, round) {
                 Some(hash) => hash,
                 None => return,
             },
@@ -123,9 +126,9 @@ impl Node {
 
     /// Builds this node's own template for `round` and remembers it; `None` without a UTXO view (one is
     /// requested) or when the builder refuses.
-    pub(super) fn build_own(&mut self, id: EventId, round: u32) -> Option<TemplateHash> {
+    pub(super) fn build_own(&mut self, now: Instant, id: EventId, round: u32) -> Option<TemplateHash> {
         let Some((utxos, virtual_daa_score)) = &self.utxos else {
-            self.outputs.push_back(Output::Chain(ChainRequest::FetchUtxos));
+            self.fetch_utxos(now);
             return None;
         };
         let state = self.events.get(&id)?;
@@ -140,9 +143,16 @@ impl Node {
             policy: &self.config.template_policy,
             utxos,
             reserved: &reserved,
-            virtual_daa_score: *virtual_daa_score,
+            // Depth is measured against the newest DAA score the chain reported, not only the
+            // snapshot's: outputs of the snapshot mature as the chain moves on.
+            virtual_daa_score: (*virtual_daa_score).max(self.virtual_daa_score),
         };
-        let template = template::build(&request).ok()?;
+        let Ok(template) = template::build(&request) else {
+            // Not payable from this view (funds reserved, immature or spent): ask for a fresh one, and
+            // vote another round.
+            self.fetch_utxos(now);
+            return None;
+        };
         let hash = template.hash();
         let state = self.events.get_mut(&id)?;
         if state.templates.len() < MAX_TEMPLATES_PER_EVENT {
@@ -342,6 +352,16 @@ impl Node {
 }
 
 impl Node {
+    /// Asks the chain for a fresh UTXO snapshot, at most once per [`UTXO_REFRESH_MS`]: a snapshot that
+    /// still pays nothing must not turn into a request storm.
+    pub(super) fn fetch_utxos(&mut self, now: Instant) {
+        if self.utxos_requested_at.is_some_and(|at| now.millis_since(at) < UTXO_REFRESH_MS) {
+            return;
+        }
+        self.utxos_requested_at = Some(now);
+        self.outputs.push_back(Output::Chain(ChainRequest::FetchUtxos));
+    }
+
     /// The first round beyond the window this node accepts votes and certificates for `id` in: its
     /// current round plus `max_rounds` (from round 0 for an event it does not know). No minority can drag
     /// an event further than that.
