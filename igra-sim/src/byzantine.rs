@@ -22,8 +22,54 @@ use crate::sim::Simulation;
 /// later frames still pass the gate and the honest certificate can form next to the forged one.
 const FORGER_BOOT_EPOCH: u64 = 0;
 
+/// What the coalition does for one event: frames `(from, to, frame)` to inject, and the transaction it
+/// finalizes on its own that pays the event's amount to the coalition instead of the event's destination.
+pub(crate) struct Forgery {
+    /// Frames to deliver.
+    pub frames: Vec<(usize, usize, Vec<u8>)>,
+    /// The theft, signed by `m` coalition keys.
+    pub theft: Option<igra_proto::kaspa::tx::Transaction>,
+}
+
+/// The coalition's forgery for `event`: frames to inject and a theft to submit.
+pub(crate) fn forge(sim: &Simulation, event: usize) -> Forgery {
+    let frames = forge_frames(sim, event);
+    let theft = steal(sim, event);
+    Forgery { frames, theft }
+}
+
+/// With `m` keys the coalition can sign anything: a transaction paying the event's amount to itself. The
+/// ledger accepts it (the signatures are valid); the simulator must see that it pays no event as asked
+/// (S3).
+fn steal(sim: &Simulation, event: usize) -> Option<igra_proto::kaspa::tx::Transaction> {
+    let m = sim.swarm().m;
+    let event = sim.fixture.events.get(event)?;
+    let theft = igra_proto::template::Payment {
+        destination: igra_proto::kaspa::script::pay_to_pubkey(&igra_proto::SigningPublicKey([0x66; 32])),
+        amount: event.payment.amount,
+    };
+    let utxos = sim.ledger.utxos();
+    let template = build(&BuildRequest {
+        event_id: event.id(),
+        epoch: 0,
+        round: 0,
+        payment: &theft,
+        group_script: &sim.fixture.script,
+        policy: &TemplatePolicy::default(),
+        utxos: &utxos,
+        reserved: &BTreeSet::new(),
+        virtual_daa_score: sim.ledger.daa_score(),
+    })
+    .ok()?;
+    let signatures: Vec<_> = (0..m)
+        .filter_map(|k| template.sign(&member_signer(k), MemberIndex(k), &[0x5b; 32]).ok())
+        .flatten()
+        .collect();
+    template.finalize(&sim.fixture.group, &sim.fixture.script, &signatures).ok()
+}
+
 /// Frames `(from, to, frame)` the coalition injects for `event`; none if it cannot build a template.
-pub(crate) fn forge(sim: &Simulation, event: usize) -> Vec<(usize, usize, Vec<u8>)> {
+fn forge_frames(sim: &Simulation, event: usize) -> Vec<(usize, usize, Vec<u8>)> {
     let (n, m) = (sim.swarm().n, sim.swarm().m);
     let Some(event) = sim.fixture.events.get(event) else { return Vec::new() };
     let id = event.id();

@@ -311,9 +311,14 @@ impl Simulation {
                 }
             }
             Item::Forge { event } => {
+                let forgery = crate::byzantine::forge(self, event);
                 // Forged frames arrive first, before any real frame of the same members.
-                for (from, to, frame) in crate::byzantine::forge(self, event) {
+                for (from, to, frame) in forgery.frames {
                     self.agenda.schedule(self.now_ms, Item::Deliver { from, to, frame });
+                }
+                if let Some(theft) = forgery.theft {
+                    self.record("coalition submits a theft", &[]);
+                    self.submit(0, &theft);
                 }
             }
         }
