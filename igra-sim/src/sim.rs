@@ -31,10 +31,17 @@ use crate::swarm::Swarm;
 /// How often relayers resubmit unpaid events in the liveness phase.
 const RELAYER_RETRY_MS: u64 = 60_000;
 /// How many times they do within the liveness bound.
-const RELAYER_RETRIES: u64 = 4;
+const RELAYER_RETRIES: u64 = LIVENESS_BOUND_MS / RELAYER_RETRY_MS - 1;
 
-/// How long the liveness phase may take to pay and confirm every event (L1's bound).
-pub const LIVENESS_BOUND_MS: u64 = 300_000;
+/// Simulated time for a conflicting spend to reach the nodes' finality depth.
+const FINALITY_MS: u64 =
+    igra_proto::node::ChainRules::DEFAULT_FINALITY_DEPTH * 1000 / crate::ledger::DAA_PER_SECOND;
+
+/// How long the liveness phase may take to pay and confirm every event (L1's bound): five minutes of
+/// voting and signing, plus three template deaths, each of which waits for the conflicting spend to be
+/// final before the event may be signed again (a wait no protocol can skip without risking a second
+/// payment after a reorg).
+pub const LIVENESS_BOUND_MS: u64 = 300_000 + 3 * FINALITY_MS;
 /// How often the chain reports a new virtual DAA score to every node.
 const DAA_TICK_MS: u64 = 1_000;
 /// Latest a source reports an event to a node after its first report to any.

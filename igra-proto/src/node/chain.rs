@@ -59,10 +59,16 @@ pub struct ChainRules {
     pub finality_depth: u64,
 }
 
+impl ChainRules {
+    /// The default confirmation depth: 10 s at 10 blocks per second.
+    pub const DEFAULT_CONFIRM_DEPTH: u64 = 100;
+    /// The default finality depth of a conflicting spend: about 3 min at 10 blocks per second.
+    pub const DEFAULT_FINALITY_DEPTH: u64 = 2_000;
+}
+
 impl Default for ChainRules {
     fn default() -> Self {
-        // At 10 blocks per second: 10 s to confirm, about 3 min for a conflict to be final.
-        Self { confirm_depth: 100, finality_depth: 2_000 }
+        Self { confirm_depth: Self::DEFAULT_CONFIRM_DEPTH, finality_depth: Self::DEFAULT_FINALITY_DEPTH }
     }
 }
 
