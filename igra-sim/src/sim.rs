@@ -395,8 +395,23 @@ impl Simulation {
         }
         self.frames_sent += 1;
         self.bytes_sent += u64::try_from(frame.len()).unwrap_or(u64::MAX);
+        let now = self.now_ms;
+        if now < self.swarm.safety_end_ms && self.swarm.partitions.iter().any(|p| p.cuts(from, to, now)) {
+            self.network.dropped += 1;
+            return;
+        }
+        // A clogged link holds the frame until it clears.
+        let clear_at = self
+            .swarm
+            .clogs
+            .iter()
+            .filter(|c| c.from == from && c.to == to && now >= c.from_ms && now < c.until_ms)
+            .map(|c| c.until_ms)
+            .max()
+            .unwrap_or(0);
         for delay in self.network.delays() {
-            self.agenda.schedule(self.now_ms + delay, Item::Deliver { from, to, frame: frame.to_vec() });
+            let at = (now + delay).max(clear_at);
+            self.agenda.schedule(at, Item::Deliver { from, to, frame: frame.to_vec() });
         }
     }
 

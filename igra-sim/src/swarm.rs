@@ -85,6 +85,69 @@ pub struct Swarm {
     pub chain_lag_max_ms: u64,
     /// When the safety phase ends and faults heal.
     pub safety_end_ms: u64,
+    /// Network partitions during the safety phase.
+    pub partitions: Vec<PartitionPlan>,
+    /// Links clogged during the safety phase.
+    pub clogs: Vec<ClogPlan>,
+}
+
+/// A network partition: while it lasts, frames across it are lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionPlan {
+    /// When it starts.
+    pub from_ms: u64,
+    /// When it heals.
+    pub until_ms: u64,
+    /// Its shape.
+    pub kind: PartitionKind,
+}
+
+/// The shapes of a partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionKind {
+    /// Two sides; nothing crosses in either direction. `side[i]` is node `i`'s side.
+    Symmetric {
+        /// Each node's side.
+        side: Vec<bool>,
+    },
+    /// Two sides; frames from the `true` side to the `false` side are lost, the other way they pass.
+    Asymmetric {
+        /// Each node's side.
+        side: Vec<bool>,
+    },
+    /// One node hears nothing and is heard by no one.
+    Isolate {
+        /// The node.
+        node: usize,
+    },
+}
+
+impl PartitionPlan {
+    /// Whether a frame from `from` to `to` sent at `now_ms` is lost to this partition.
+    pub fn cuts(&self, from: usize, to: usize, now_ms: u64) -> bool {
+        if now_ms < self.from_ms || now_ms >= self.until_ms {
+            return false;
+        }
+        let side = |s: &Vec<bool>, i: usize| s.get(i).copied().unwrap_or(false);
+        match &self.kind {
+            PartitionKind::Symmetric { side: s } => side(s, from) != side(s, to),
+            PartitionKind::Asymmetric { side: s } => side(s, from) && !side(s, to),
+            PartitionKind::Isolate { node } => from == *node || to == *node,
+        }
+    }
+}
+
+/// A clogged link: frames from `from` to `to` sent while it lasts arrive no earlier than `until_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClogPlan {
+    /// Sender.
+    pub from: usize,
+    /// Receiver.
+    pub to: usize,
+    /// When it starts.
+    pub from_ms: u64,
+    /// When it clears.
+    pub until_ms: u64,
 }
 
 impl Swarm {
@@ -155,7 +218,40 @@ impl Swarm {
             persist_delay_max_ms: rng.range(0, 50),
             chain_lag_max_ms: rng.range(0, 3_000),
             safety_end_ms,
+            partitions: Vec::new(),
+            clogs: Vec::new(),
         }
+        .with_network_faults(&mut rng)
+    }
+
+    /// Draws partitions and clogged links (after every other parameter, so that adding them kept the
+    /// rest of each seed's swarm unchanged).
+    fn with_network_faults(mut self, rng: &mut Rng) -> Self {
+        let n = u64::from(self.n);
+        let end = self.safety_end_ms;
+        for _ in 0..rng.range(0, 2) {
+            let from_ms = rng.range(0, end);
+            let until_ms = (from_ms + rng.range(500, 20_000)).min(end);
+            let side: Vec<bool> = (0..n).map(|_| rng.chance(500)).collect();
+            let kind = match rng.range(0, 2) {
+                0 => PartitionKind::Symmetric { side },
+                1 => PartitionKind::Asymmetric { side },
+                _ => PartitionKind::Isolate { node: usize::try_from(rng.range(0, n - 1)).unwrap_or(0) },
+            };
+            self.partitions.push(PartitionPlan { from_ms, until_ms, kind });
+        }
+        if n > 1 {
+            for _ in 0..rng.range(0, 3) {
+                let from = usize::try_from(rng.range(0, n - 1)).unwrap_or(0);
+                let to = usize::try_from(rng.range(0, n - 1)).unwrap_or(0);
+                let from_ms = rng.range(0, end);
+                let until_ms = (from_ms + rng.range(500, 10_000)).min(end);
+                if from != to {
+                    self.clogs.push(ClogPlan { from, to, from_ms, until_ms });
+                }
+            }
+        }
+        self
     }
 
     /// The same swarm with a perfect network: the liveness phase's profile.
@@ -211,6 +307,25 @@ impl fmt::Display for Swarm {
         let crashes: Vec<String> =
             self.crashes.iter().map(|c| format!("n{}@{}ms+{}ms", c.node, c.at_ms, c.down_ms)).collect();
         writeln!(f, "crashes        {} [{}]", self.crashes.len(), crashes.join(", "))?;
+        let partitions: Vec<String> = self
+            .partitions
+            .iter()
+            .map(|p| {
+                let shape = match &p.kind {
+                    PartitionKind::Symmetric { side } => format!("symmetric {}", sides(side)),
+                    PartitionKind::Asymmetric { side } => format!("asymmetric {}", sides(side)),
+                    PartitionKind::Isolate { node } => format!("isolate n{node}"),
+                };
+                format!("{shape} {}..{}ms", p.from_ms, p.until_ms)
+            })
+            .collect();
+        writeln!(f, "partitions     {} [{}]", self.partitions.len(), partitions.join(", "))?;
+        let clogs: Vec<String> = self
+            .clogs
+            .iter()
+            .map(|c| format!("n{}->n{} {}..{}ms", c.from, c.to, c.from_ms, c.until_ms))
+            .collect();
+        writeln!(f, "clogged links  {} [{}]", self.clogs.len(), clogs.join(", "))?;
         writeln!(f, "clock skew ms  {:?}", self.clock_skew_ms)?;
         writeln!(
             f,
@@ -236,8 +351,22 @@ impl Swarm {
         swarm.events.truncate(2);
         swarm.clock_skew_ms.resize(3, 0);
         swarm.crashes.retain(|c| c.node < 3);
+        for partition in &mut swarm.partitions {
+            match &mut partition.kind {
+                PartitionKind::Symmetric { side } | PartitionKind::Asymmetric { side } => {
+                    side.resize(3, false);
+                }
+                PartitionKind::Isolate { node } => *node %= 3,
+            }
+        }
+        swarm.clogs.retain(|c| c.from < 3 && c.to < 3);
         swarm
     }
+}
+
+/// A partition's sides as a string of `A` and `B`, one letter per node.
+fn sides(side: &[bool]) -> String {
+    side.iter().map(|s| if *s { 'A' } else { 'B' }).collect()
 }
 
 #[cfg(test)]
@@ -253,6 +382,30 @@ mod tests {
             assert!(s.clock_skew_ms.iter().all(|k| k.unsigned_abs() <= super::MAX_SKEW_MS));
             assert!(s.crashes.is_empty() || s.n > s.m);
             assert_eq!(s, Swarm::from_seed(seed));
+            assert!(s.partitions.iter().all(|p| p.from_ms <= p.until_ms && p.until_ms <= s.safety_end_ms));
+            assert!(s.clogs.iter().all(|c| c.from != c.to && c.until_ms <= s.safety_end_ms));
         }
+        let drawn = (0..500).map(Swarm::from_seed);
+        let (partitioned, clogged): (usize, usize) = drawn.fold((0, 0), |(p, c), s| {
+            (p + usize::from(!s.partitions.is_empty()), c + usize::from(!s.clogs.is_empty()))
+        });
+        assert!(
+            partitioned > 100 && clogged > 100,
+            "partitions in {partitioned}, clogs in {clogged} of 500 seeds"
+        );
+    }
+
+    #[test]
+    fn partitions_cut_what_their_shape_says_while_they_last() {
+        use super::{PartitionKind, PartitionPlan};
+        let plan = |kind| PartitionPlan { from_ms: 100, until_ms: 200, kind };
+        let symmetric = plan(PartitionKind::Symmetric { side: vec![true, true, false] });
+        assert!(symmetric.cuts(0, 2, 150) && symmetric.cuts(2, 1, 150));
+        assert!(!symmetric.cuts(0, 1, 150), "same side");
+        assert!(!symmetric.cuts(0, 2, 99) && !symmetric.cuts(0, 2, 200), "only while it lasts");
+        let asymmetric = plan(PartitionKind::Asymmetric { side: vec![true, false] });
+        assert!(asymmetric.cuts(0, 1, 150) && !asymmetric.cuts(1, 0, 150), "one way only");
+        let isolate = plan(PartitionKind::Isolate { node: 1 });
+        assert!(isolate.cuts(1, 0, 150) && isolate.cuts(2, 1, 150) && !isolate.cuts(0, 2, 150));
     }
 }

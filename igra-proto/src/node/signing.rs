@@ -127,6 +127,11 @@ impl Node {
         state.phase = Phase::Submitted { transaction_id };
         state.deadline = None;
         state.transaction = Some(transaction.clone());
+        // The chain may have accepted it already (another member submitted first): the next chain
+        // report then confirms the event.
+        if let Some(&daa_score) = self.accepted.get(&transaction_id) {
+            state.paid(transaction_id, daa_score);
+        }
         self.outputs.push_back(Output::Chain(ChainRequest::Submit { event_id: id, transaction }));
         self.notify(EventUpdate::Finalized { event_id: id, transaction_id });
     }

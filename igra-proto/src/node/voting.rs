@@ -154,7 +154,13 @@ impl Node {
             return None;
         };
         let hash = template.hash();
+        let txid = crate::kaspa::hashing::transaction_id(&template.transaction);
+        let accepted = self.accepted.get(&txid).copied();
         let state = self.events.get_mut(&id)?;
+        if let Some(daa_score) = accepted {
+            // The chain already carries this very transaction: the event is paid.
+            state.paid(txid, daa_score);
+        }
         if state.templates.len() < MAX_TEMPLATES_PER_EVENT {
             state.templates.insert(hash, template);
         }
