@@ -1,6 +1,7 @@
 //! What a node knows about one event.
 
 use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
 
 use super::Phase;
 use crate::event::Event;
@@ -37,6 +38,8 @@ pub(super) struct EventState {
     pub(super) signed: Option<TemplateHash>,
     pub(super) sets: BTreeMap<TemplateHash, SignatureSet>,
     pub(super) equivocators: BTreeSet<MemberIndex>,
+    /// Sighashes of the templates signatures arrived for, computed once per template.
+    pub(super) sighashes: BTreeMap<TemplateHash, Vec<[u8; 32]>>,
     /// The finalized transaction of this epoch, kept for resubmission.
     pub(super) transaction: Option<Transaction>,
     /// The accepted transaction that pays this event (one of its templates'), if the chain said so.
@@ -87,6 +90,7 @@ impl EventState {
             signed: None,
             sets: BTreeMap::new(),
             equivocators: BTreeSet::new(),
+            sighashes: BTreeMap::new(),
             transaction: None,
             paid_by: None,
             accepted_at: None,
@@ -108,6 +112,7 @@ impl EventState {
         self.lock = None;
         self.signed = None;
         self.sets.clear();
+        self.sighashes.clear();
         self.transaction = None;
         self.paid_by = None;
         self.accepted_at = None;

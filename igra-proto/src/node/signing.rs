@@ -100,12 +100,13 @@ impl Node {
         if !state.sets.contains_key(&hash) && state.sets.len() >= MAX_SIGNATURE_SETS_PER_EVENT {
             return;
         }
-        let sighashes = template.sighashes();
+        // A template's sighashes are computed once, not once per message carrying its signatures.
+        let sighashes = state.sighashes.entry(hash).or_insert_with(|| template.sighashes());
         let Some(set) = signature_set(&mut state.sets, &self.config.group, hash, sighashes.len()) else {
             return;
         };
         // Invalid signatures are refused by the set; they never enter, and count against the sender.
-        let report = set.merge_from(&self.config.group, &sighashes, message.signatures.iter().copied());
+        let report = set.merge_from(&self.config.group, sighashes, message.signatures.iter().copied());
         let rejected = u64::try_from(report.rejected_total).unwrap_or(u64::MAX);
         if rejected > 0 {
             self.misbehaviour.record(from, Misbehaviour::BadSignature, rejected);
