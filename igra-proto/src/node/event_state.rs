@@ -38,6 +38,8 @@ pub(super) struct EventState {
     pub(super) signed: Option<TemplateHash>,
     pub(super) sets: BTreeMap<TemplateHash, SignatureSet>,
     pub(super) equivocators: BTreeSet<MemberIndex>,
+    /// The transaction id of every template in `templates`, computed once when it is kept.
+    pub(super) template_ids: BTreeSet<TransactionId>,
     /// Sighashes of the templates signatures arrived for, computed once per template.
     pub(super) sighashes: BTreeMap<TemplateHash, Vec<[u8; 32]>>,
     /// The finalized transaction of this epoch, kept for resubmission.
@@ -90,6 +92,7 @@ impl EventState {
             signed: None,
             sets: BTreeMap::new(),
             equivocators: BTreeSet::new(),
+            template_ids: BTreeSet::new(),
             sighashes: BTreeMap::new(),
             transaction: None,
             paid_by: None,
@@ -107,6 +110,7 @@ impl EventState {
         self.phase = Phase::Voting;
         self.deadline = Some(deadline);
         self.templates.clear();
+        self.template_ids.clear();
         self.votes.clear();
         self.my_votes.clear();
         self.lock = None;
@@ -119,13 +123,16 @@ impl EventState {
         self.conflict_at = None;
     }
 
+    /// Keeps a validated template and its transaction id (ids do not cover signatures, so it is the id
+    /// of the signed transaction too).
+    pub(super) fn keep_template(&mut self, hash: TemplateHash, template: Template) {
+        self.template_ids.insert(crate::kaspa::hashing::transaction_id(&template.transaction));
+        self.templates.insert(hash, template);
+    }
+
     /// Whether `transaction_id` is the transaction of one of this event's templates.
     pub(super) fn pays_event(&self, transaction_id: TransactionId) -> bool {
-        self.transaction_id() == Some(transaction_id)
-            || self
-                .templates
-                .values()
-                .any(|t| crate::kaspa::hashing::transaction_id(&t.transaction) == transaction_id)
+        self.transaction_id() == Some(transaction_id) || self.template_ids.contains(&transaction_id)
     }
 
     /// The chain accepted `transaction_id`, a payment of this event, at `daa_score`.

@@ -109,7 +109,7 @@ impl Node {
                     state.window_start = *round;
                 }
                 state.round = state.round.max(*round);
-                state.templates.insert(hash, template);
+                state.keep_template(hash, template);
                 state.my_votes.insert(*round, hash);
                 state.votes.entry(*round).or_default().insert(self.config.me, signed);
             }
@@ -126,7 +126,7 @@ impl Node {
                 let group = &self.config.group;
                 let state = self.events.get_mut(&id).ok_or(RestoreError::UnknownEvent(id))?;
                 raise_lock(&mut state.lock, certificate);
-                state.templates.insert(hash, template);
+                state.keep_template(hash, template);
                 let set = super::signing::signature_set(&mut state.sets, group, hash, sighashes.len())
                     .ok_or(RestoreError::Undecodable)?;
                 let _ = set.merge_from(group, &sighashes, signatures.iter().copied());

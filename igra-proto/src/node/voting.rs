@@ -162,7 +162,7 @@ impl Node {
             state.paid(txid, daa_score);
         }
         if state.templates.len() < MAX_TEMPLATES_PER_EVENT {
-            state.templates.insert(hash, template);
+            state.keep_template(hash, template);
         }
         state.templates.contains_key(&hash).then_some(hash)
     }
@@ -265,7 +265,7 @@ impl Node {
             &self.config.template_policy,
         );
         if valid.is_ok() {
-            state.templates.insert(claimed, template);
+            state.keep_template(claimed, template);
         }
         if valid.is_ok() {
             self.check_paid(now, wall, id, claimed);
