@@ -142,7 +142,10 @@ impl core::error::Error for SignerError {}
 /// Implementations must be deterministic for identity signatures (Ed25519 is) and must use the given
 /// `aux_rand` for Schnorr signatures: the core supplies it from an injected source, never from ambient
 /// randomness.
-pub trait Signer {
+///
+/// `Send` so that a node (which owns its signer) can move to the thread or task of the runtime that
+/// drives it.
+pub trait Signer: Send {
     /// The member's Ed25519 identity public key.
     fn identity_public_key(&self) -> IdentityPublicKey;
     /// The member's secp256k1 x-only signing public key.
