@@ -11,5 +11,7 @@
 //! igra-proto's `NodeConfig`) and the `igra` binary with its `keygen` command.
 
 pub mod config;
+pub mod devnet;
 pub mod kaspa_json;
 pub mod keystore;
+pub mod runner;

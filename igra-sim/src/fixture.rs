@@ -76,27 +76,7 @@ impl Fixture {
             }),
             ..AttestationConfig::default()
         };
-        let configs = (0..swarm.n)
-            .map(|i| NodeConfig {
-                group: group.clone(),
-                me: MemberIndex(i),
-                attestation: attestation.clone(),
-                template_policy: TemplatePolicy::default(),
-                policy: PolicyConfig {
-                    min_amount: 1,
-                    max_amount: 1_000 * SOMPI_PER_KASPA,
-                    allow: None,
-                    deny: vec![],
-                    window_ms: 86_400_000,
-                    global_cap: None,
-                    source_caps: vec![],
-                    paused: false,
-                },
-                timing: Timing::default(),
-                chain: ChainRules::default(),
-                max_events_in_flight: 64,
-            })
-            .collect();
+        let configs = (0..swarm.n).map(|i| node_config(&group, MemberIndex(i), &attestation)).collect();
         let events = swarm
             .events
             .iter()
@@ -106,6 +86,31 @@ impl Fixture {
         let pool =
             swarm.pool.iter().zip(0u32..).map(|(amount, tag)| funding(&script, tag, *amount)).collect();
         Self { group, script, configs, events, pool }
+    }
+}
+
+/// Member `me`'s node configuration with the simulator's defaults: a permissive policy (1 sompi to
+/// 1,000 KAS, no lists or caps), default template policy, timing and chain rules, 64 events in flight.
+/// The devnet starts from it too.
+pub fn node_config(group: &Group, me: MemberIndex, attestation: &AttestationConfig) -> NodeConfig {
+    NodeConfig {
+        group: group.clone(),
+        me,
+        attestation: attestation.clone(),
+        template_policy: TemplatePolicy::default(),
+        policy: PolicyConfig {
+            min_amount: 1,
+            max_amount: 1_000 * SOMPI_PER_KASPA,
+            allow: None,
+            deny: vec![],
+            window_ms: 86_400_000,
+            global_cap: None,
+            source_caps: vec![],
+            paused: false,
+        },
+        timing: Timing::default(),
+        chain: ChainRules::default(),
+        max_events_in_flight: 64,
     }
 }
 

@@ -1,39 +1,99 @@
 //! The `igra` command line. Subcommands:
 //!
+//! - `igra devnet`: a whole group (3-of-5 by default) in this process against an in-process chain,
+//!   submitting a stream of attested events and printing their progress and a summary.
 //! - `igra keygen --keystore PATH`: creates a member's 24-word mnemonic from OS randomness, encrypts it
 //!   into a new keystore under the passphrase in `IGRA_KEYSTORE_PASSPHRASE`, and prints the member's
 //!   public keys as a `[[group.members]]` entry for the node file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use clap::{Parser, Subcommand, ValueEnum};
+use igra_adapters::devnet::{self, DevnetConfig};
 use igra_adapters::keystore::{KdfParams, Keystore};
+use igra_adapters::runner::{Smol, Tokio};
 use igra_proto::Signer;
 use zeroize::Zeroizing;
 
 /// The environment variable holding the keystore's file passphrase.
 const PASSPHRASE_ENV: &str = "IGRA_KEYSTORE_PASSPHRASE";
 
-const USAGE: &str = "\
-usage: igra <command> [options]
+/// Igra: leaderless threshold signing for UTXO chains.
+#[derive(Debug, Parser)]
+#[command(name = "igra", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-commands:
-  keygen --keystore PATH   create a member's keys in a new encrypted keystore at PATH and print the
-                           member's public part for the group file; the file passphrase is read from
-                           the IGRA_KEYSTORE_PASSPHRASE environment variable
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a whole signer group in this process against an in-process chain, submit attested events
+    /// and show their progress.
+    Devnet(DevnetArgs),
+    /// Create a member's keys in a new encrypted keystore and print the member's public part for the
+    /// group file; the file passphrase is read from `IGRA_KEYSTORE_PASSPHRASE`.
+    Keygen {
+        /// Where to write the keystore (refuses to overwrite).
+        #[arg(long)]
+        keystore: PathBuf,
+    },
+}
 
-options:
-  -h, --help               print this help";
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RuntimeChoice {
+    Tokio,
+    Smol,
+}
+
+#[derive(Debug, clap::Args)]
+struct DevnetArgs {
+    /// Members of the group.
+    #[arg(long, default_value_t = 5)]
+    members: u8,
+    /// Signatures needed (2 x threshold must exceed members).
+    #[arg(long, default_value_t = 3)]
+    threshold: u8,
+    /// Events to submit.
+    #[arg(long, default_value_t = 200)]
+    events: u32,
+    /// Events submitted per second.
+    #[arg(long, default_value_t = 50.0)]
+    rate: f64,
+    /// UTXOs of 100 KAS the group starts with.
+    #[arg(long, default_value_t = 1_000)]
+    pool: u32,
+    /// Seed of every key and choice.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Confirmation depth in DAA score (the devnet chain makes 10 per second).
+    #[arg(long, default_value_t = 10)]
+    confirm_depth: u64,
+    /// Depth in DAA score at which a conflicting spend kills a signed template.
+    #[arg(long, default_value_t = 50)]
+    finality_depth: u64,
+    /// Seconds to wait for confirmations after the last submission.
+    #[arg(long, default_value_t = 60)]
+    drain_timeout: u64,
+    /// The async runtime under the runners.
+    #[arg(long, value_enum, default_value_t = RuntimeChoice::Tokio)]
+    runtime: RuntimeChoice,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        None | Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Some("keygen") => keygen(&args[1..]),
-        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Devnet(args) => run_devnet(&args),
+        Command::Keygen { keystore } => keygen(&keystore),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,16 +104,39 @@ fn main() -> ExitCode {
     }
 }
 
-/// `igra keygen --keystore PATH`.
-fn keygen(args: &[String]) -> Result<(), String> {
-    let path = match args {
-        [flag, path] if flag == "--keystore" => PathBuf::from(path),
-        [help] if help == "-h" || help == "--help" => {
-            println!("{USAGE}");
-            return Ok(());
-        }
-        _ => return Err(format!("keygen takes exactly `--keystore PATH`\n\n{USAGE}")),
+/// `igra devnet`.
+fn run_devnet(args: &DevnetArgs) -> Result<(), String> {
+    let config = DevnetConfig {
+        members: args.members,
+        threshold: args.threshold,
+        events: args.events,
+        rate: args.rate,
+        pool: args.pool,
+        seed: args.seed,
+        confirm_depth: args.confirm_depth,
+        finality_depth: args.finality_depth,
+        drain_timeout: Duration::from_secs(args.drain_timeout),
     };
+    println!(
+        "igra devnet: {}-of-{} group, {} events at {}/s, {} pool outputs, seed {}, {:?} runtime",
+        config.threshold, config.members, config.events, config.rate, config.pool, config.seed, args.runtime
+    );
+    let progress = |p: &devnet::Progress| println!("{p}");
+    let summary = match args.runtime {
+        RuntimeChoice::Tokio => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?
+            .block_on(devnet::run::<Tokio>(&config, progress)),
+        RuntimeChoice::Smol => smol::block_on(devnet::run::<Smol>(&config, progress)),
+    }
+    .map_err(|e| e.to_string())?;
+    println!("\n{summary}");
+    if summary.all_paid_once() { Ok(()) } else { Err("not every event was paid exactly once".into()) }
+}
+
+/// `igra keygen --keystore PATH`.
+fn keygen(path: &std::path::Path) -> Result<(), String> {
     let passphrase = Zeroizing::new(
         std::env::var(PASSPHRASE_ENV)
             .map_err(|_| format!("set {PASSPHRASE_ENV} to the passphrase that will encrypt the keystore"))?,
@@ -67,8 +150,8 @@ fn keygen(args: &[String]) -> Result<(), String> {
     let mnemonic = bip39::Mnemonic::from_entropy(&*entropy).map_err(|e| format!("mnemonic: {e}"))?;
     let phrase = Zeroizing::new(mnemonic.to_string());
     drop(mnemonic);
-    Keystore::create(&path, &phrase, "", &passphrase, KdfParams::default()).map_err(|e| e.to_string())?;
-    let signer = Keystore::open(&path, &passphrase)
+    Keystore::create(path, &phrase, "", &passphrase, KdfParams::default()).map_err(|e| e.to_string())?;
+    let signer = Keystore::open(path, &passphrase)
         .and_then(|secrets| secrets.signer())
         .map_err(|e| format!("reading back the new keystore: {e}"))?;
     eprintln!("igra: wrote {}; back it up and keep the passphrase apart from it", path.display());

@@ -1,0 +1,379 @@
+//! `igra devnet`: a whole signer group in one process against an in-process chain, fed a stream of
+//! attested events, with live progress and a final summary that checks every event was paid once.
+//!
+//! The members are real runners around real `Node`s; the chain is igra-sim's ledger model
+//! ([`chain::DevChain`]); events carry real operator attestations. Nothing here decides anything
+//! about the protocol.
+
+pub mod chain;
+mod track;
+
+pub use track::{Progress, Summary, Tracker};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use igra_proto::event::operators::{OperatorAttestation, OperatorConfig, approve};
+use igra_proto::event::{Attestation, AttestationConfig, Event, EventSource, SourceKind};
+use igra_proto::kaspa::script::{MultisigScript, pay_to_pubkey};
+use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA, UtxoEntry};
+use igra_proto::node::{ChainRules, Node, NodeConfig};
+use igra_proto::template::{Payment, Utxo};
+use igra_proto::wire::BoundedVec;
+use igra_proto::{
+    Group, GroupConfig, Limits, LocalSigner, Member, MemberIndex, Network, Signer, SigningPublicKey,
+    TransactionId,
+};
+
+use crate::runner::local::{LocalNet, NoStorage};
+use crate::runner::{Clock, Driver, Runner, RunnerHandle, Runtime, Wiring};
+use chain::DevChain;
+
+/// Operators attesting devnet events, and how many must approve one.
+const OPERATORS: u8 = 3;
+const OPERATOR_THRESHOLD: u8 = 2;
+/// How often the chain's DAA score advances and is announced.
+const TICK: Duration = Duration::from_millis(100);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct DevnetConfig {
+    /// Members of the group.
+    pub members: u8,
+    /// Signatures needed.
+    pub threshold: u8,
+    /// Events to submit.
+    pub events: u32,
+    /// Events submitted per second.
+    pub rate: f64,
+    /// UTXOs the group starts with.
+    pub pool: u32,
+    /// Every key and choice derives from this.
+    pub seed: u64,
+    /// Confirmation depth in DAA score (10 per second on the devnet chain).
+    pub confirm_depth: u64,
+    /// Depth at which a conflicting spend kills a signed template (the event then continues in its
+    /// next epoch). The devnet chain never reorganises, so it can be far below mainnet's.
+    pub finality_depth: u64,
+    /// Give up waiting for confirmations this long after the last submission.
+    pub drain_timeout: Duration,
+}
+
+impl Default for DevnetConfig {
+    fn default() -> Self {
+        Self {
+            members: 5,
+            threshold: 3,
+            events: 200,
+            rate: 50.0,
+            pool: 1_000,
+            seed: 1,
+            confirm_depth: 10,
+            finality_depth: 50,
+            drain_timeout: Duration::from_mins(1),
+        }
+    }
+}
+
+/// Why a devnet could not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DevnetError {
+    /// The group parameters are invalid.
+    Group(String),
+    /// A node could not start.
+    Node(String),
+    /// A member's runner stopped with an error.
+    Runner(String),
+}
+
+impl std::fmt::Display for DevnetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Group(e) => write!(f, "group: {e}"),
+            Self::Node(e) => write!(f, "node: {e}"),
+            Self::Runner(e) => write!(f, "runner: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DevnetError {}
+
+/// The fixed cast of a devnet: keys, group, node configurations, the funded pool.
+pub struct Cast {
+    /// The group.
+    pub group: Group,
+    /// Its redeem script.
+    pub script: MultisigScript,
+    /// Each member's node configuration.
+    pub configs: Vec<NodeConfig>,
+    /// The pool the group owns at start.
+    pub pool: Vec<Utxo>,
+    secrets: Vec<Secrets>,
+    operators: Vec<LocalSigner>,
+    seed: u64,
+}
+
+impl std::fmt::Debug for Cast {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cast").field("group", &self.group.id()).finish_non_exhaustive()
+    }
+}
+
+/// 32 bytes derived from the seed for `purpose` and `index`.
+fn derive(seed: u64, purpose: &str, index: u64) -> [u8; 32] {
+    let mut h = blake3::Hasher::new_derive_key("igra 2026-11 devnet keys v1");
+    h.update(&seed.to_le_bytes()).update(purpose.as_bytes()).update(&index.to_le_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// A signer from the seed; the rare secret that is not a valid key is skipped deterministically.
+/// An identity seed and a signing secret.
+type Secrets = ([u8; 32], [u8; 32]);
+
+fn signer(seed: u64, purpose: &str, index: u64) -> Result<(LocalSigner, Secrets), DevnetError> {
+    for attempt in 0..16u64 {
+        let secrets =
+            (derive(seed, purpose, index * 16 + attempt), derive(seed, "signing", index * 16 + attempt));
+        if let Ok(s) = LocalSigner::from_secrets(secrets.0, secrets.1) {
+            return Ok((s, secrets));
+        }
+    }
+    Err(DevnetError::Group(format!("no valid key for {purpose} {index}")))
+}
+
+impl Cast {
+    /// The cast of `config`.
+    pub fn new(config: &DevnetConfig) -> Result<Self, DevnetError> {
+        let mut members = Vec::new();
+        let mut secrets = Vec::new();
+        for i in 0..config.members {
+            let (s, pair) = signer(config.seed, "member", u64::from(i))?;
+            members.push(Member { identity: s.identity_public_key(), signing: s.signing_public_key() });
+            secrets.push(pair);
+        }
+        let group = GroupConfig {
+            members,
+            threshold: config.threshold,
+            network: Network::Simnet,
+            policy_version: 1,
+            limits: Limits::default(),
+        }
+        .validate()
+        .map_err(|e| DevnetError::Group(e.to_string()))?;
+        let script = MultisigScript::for_group(&group).map_err(|e| DevnetError::Group(e.to_string()))?;
+        let operators = (0..OPERATORS)
+            .map(|i| signer(config.seed, "operator", u64::from(i)).map(|(s, _)| s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let attestation = AttestationConfig {
+            operators: Some(OperatorConfig {
+                keys: operators.iter().map(Signer::identity_public_key).collect(),
+                threshold: OPERATOR_THRESHOLD,
+            }),
+            ..AttestationConfig::default()
+        };
+        let chain = ChainRules { confirm_depth: config.confirm_depth, finality_depth: config.finality_depth };
+        let configs = (0..config.members)
+            .map(|i| NodeConfig {
+                chain,
+                max_events_in_flight: 10_000,
+                ..igra_sim::fixture::node_config(&group, MemberIndex(i), &attestation)
+            })
+            .collect();
+        let pool = (0..config.pool).map(|k| funding(&script, k)).collect();
+        Ok(Self { group, script, configs, pool, secrets, operators, seed: config.seed })
+    }
+
+    /// Member `i`'s signer.
+    pub fn signer(&self, i: u8) -> Result<LocalSigner, DevnetError> {
+        let (identity, signing) =
+            self.secrets.get(usize::from(i)).ok_or(DevnetError::Node("no such member".into()))?;
+        LocalSigner::from_secrets(*identity, *signing).map_err(|e| DevnetError::Node(e.to_string()))
+    }
+
+    /// Member `i`'s node seed.
+    pub fn node_seed(&self, i: u8) -> [u8; 32] {
+        derive(self.seed, "node", u64::from(i))
+    }
+
+    /// Event `k` of the stream: a withdrawal of 1 to 10 KAS to its own destination, approved by the
+    /// operators.
+    pub fn event(&self, k: u64) -> Result<Event, DevnetError> {
+        let mut external_id = [0u8; 32];
+        external_id[..8].copy_from_slice(&k.to_be_bytes());
+        external_id[8..16].copy_from_slice(&self.seed.to_be_bytes());
+        let amount = amount(k);
+        let mut event = Event {
+            source: EventSource { kind: SourceKind::Operators, id: 0 },
+            external_id,
+            payment: Payment { destination: destination(self.seed, k), amount },
+            attestation: Attestation::Operators(OperatorAttestation { approvals: BoundedVec::new() }),
+        };
+        let id = event.id();
+        let approvals = self
+            .operators
+            .iter()
+            .zip(0u8..)
+            .take(usize::from(OPERATOR_THRESHOLD))
+            .map(|(operator, i)| approve(operator, i, self.group.id(), &id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| DevnetError::Node(e.to_string()))?;
+        let approvals = approvals.try_into().map_err(|_| DevnetError::Node("too many approvals".into()))?;
+        event.attestation = Attestation::Operators(OperatorAttestation { approvals });
+        Ok(event)
+    }
+}
+
+/// The amount of event `k`: 1 to 10 KAS.
+pub fn amount(k: u64) -> u64 {
+    (1 + k % 10) * SOMPI_PER_KASPA
+}
+
+/// The payee of event `k`.
+pub fn destination(seed: u64, k: u64) -> igra_proto::kaspa::tx::ScriptPublicKey {
+    pay_to_pubkey(&SigningPublicKey(derive(seed, "destination", k)))
+}
+
+/// Pool output `k`: 100 KAS to the group, mature.
+fn funding(script: &MultisigScript, k: u32) -> Utxo {
+    let mut txid = [0xd0u8; 32];
+    txid[..4].copy_from_slice(&k.to_le_bytes());
+    Utxo {
+        outpoint: Outpoint { transaction_id: TransactionId(txid), index: 0 },
+        entry: UtxoEntry {
+            amount: 100 * SOMPI_PER_KASPA,
+            script_public_key: script.script_public_key(),
+            block_daa_score: 0,
+            is_coinbase: false,
+        },
+    }
+}
+
+/// A running in-process group: runners connected by a [`LocalNet`], acknowledged at once by
+/// [`NoStorage`], on one [`DevChain`].
+pub struct LocalGroup {
+    /// The cast.
+    pub cast: Cast,
+    /// The chain.
+    pub chain: Arc<DevChain>,
+    /// Each member's handle.
+    pub handles: Vec<RunnerHandle>,
+    /// Every member's updates, merged.
+    pub tracker: Tracker,
+    /// Runner failures, as they happen.
+    pub failures: async_channel::Receiver<(u8, String)>,
+}
+
+impl std::fmt::Debug for LocalGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalGroup").field("members", &self.handles.len()).finish_non_exhaustive()
+    }
+}
+
+impl LocalGroup {
+    /// Starts every member of `config`'s group on runtime `R`, with the chain ticking.
+    pub fn start<R: Runtime>(config: &DevnetConfig) -> Result<Self, DevnetError> {
+        let cast = Cast::new(config)?;
+        let clock = Clock::new();
+        let chain = DevChain::new(cast.script.clone(), &cast.pool, clock);
+        let (net, inboxes) = LocalNet::new(config.members);
+        let (fail_tx, failures) = async_channel::bounded(usize::from(config.members));
+        let mut handles = Vec::new();
+        let mut observers = Vec::new();
+        for (i, inbox) in (0..config.members).zip(inboxes) {
+            let node_config = cast.configs[usize::from(i)].clone();
+            let node = Node::new(node_config, Box::new(cast.signer(i)?), cast.node_seed(i), 1, clock.now())
+                .map_err(|e| DevnetError::Node(e.to_string()))?;
+            let (storage, durable) = NoStorage::new();
+            let (client, chain_in) = chain.client();
+            let wiring = Wiring {
+                frames_in: inbox,
+                frames_out: Arc::new(net.link(MemberIndex(i))),
+                storage: Arc::new(storage),
+                durable,
+                chain: Arc::new(client),
+                chain_in,
+            };
+            let (mut runner, handle) = Runner::new(Driver::new(node), wiring, clock);
+            observers.push(runner.observe());
+            let fail = fail_tx.clone();
+            R::spawn(async move {
+                if let Err(e) = runner.run::<R>().await {
+                    let _ = fail.try_send((i, e.to_string()));
+                }
+            });
+            handles.push(handle);
+        }
+        let ticking = Arc::clone(&chain);
+        let alive = handles[0].clone();
+        R::spawn(async move {
+            while alive.is_running() {
+                R::sleep(TICK).await;
+                ticking.tick();
+            }
+        });
+        Ok(Self { cast, chain, handles, tracker: Tracker::new(observers, clock), failures })
+    }
+
+    /// Submits event `k` to every member, as each member's relayer would.
+    pub async fn submit(&mut self, k: u64) -> Result<(), DevnetError> {
+        let event = self.cast.event(k)?;
+        self.tracker.submitted(event.id(), k);
+        for handle in &self.handles {
+            let answer =
+                handle.submit(event.clone()).await.map_err(|e| DevnetError::Runner(e.to_string()))?;
+            self.tracker.answered(&answer);
+        }
+        Ok(())
+    }
+
+    /// Stops every member.
+    pub async fn shutdown(&self) {
+        for handle in &self.handles {
+            handle.shutdown().await;
+        }
+    }
+}
+
+/// Runs a whole devnet on runtime `R`: starts the group, submits `config.events` at `config.rate`,
+/// waits for every confirmation (or the drain timeout), calls `progress` about once a second, and
+/// returns the summary.
+pub async fn run<R: Runtime>(
+    config: &DevnetConfig,
+    mut progress: impl FnMut(&Progress),
+) -> Result<Summary, DevnetError> {
+    let mut group = LocalGroup::start::<R>(config)?;
+    let clock = Clock::new();
+    let interval = Duration::from_secs_f64(1.0 / config.rate.max(0.001));
+    let mut last_report = clock.now();
+    let mut tick = |group: &mut LocalGroup| {
+        group.tracker.drain();
+        if let Ok((i, e)) = group.failures.try_recv() {
+            return Err(DevnetError::Runner(format!("member {i}: {e}")));
+        }
+        if clock.now().millis_since(last_report) >= 1_000 {
+            last_report = clock.now();
+            progress(&group.tracker.progress());
+        }
+        Ok(())
+    };
+    let mut next = Duration::ZERO;
+    let start = clock.now();
+    for k in 0..u64::from(config.events) {
+        let wait = next.saturating_sub(Duration::from_millis(clock.now().millis_since(start)));
+        if !wait.is_zero() {
+            R::sleep(wait).await;
+        }
+        next += interval;
+        group.submit(k).await?;
+        tick(&mut group)?;
+    }
+    let drain = u64::try_from(config.drain_timeout.as_millis()).unwrap_or(u64::MAX);
+    let deadline = clock.now().plus_millis(drain);
+    while group.tracker.progress().confirmed < u64::from(config.events) && clock.now() < deadline {
+        R::sleep(Duration::from_millis(50)).await;
+        tick(&mut group)?;
+    }
+    group.shutdown().await;
+    group.tracker.drain();
+    Ok(group.tracker.summary(&group.chain, group.cast.seed))
+}
