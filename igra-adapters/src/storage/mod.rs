@@ -32,7 +32,7 @@ pub use lmdb::{DEFAULT_MAP_SIZE, LmdbBackup, LmdbOptions, LmdbStore, SCHEMA_VERS
 pub use memory::MemoryStore;
 pub use worker::{
     DEFAULT_MAX_BATCHES_PER_COMMIT, DEFAULT_MAX_QUEUED_BATCHES, DEFAULT_MAX_UNREAD_REPORTS, Durable,
-    StorageError, StorageFailure, StorageHandle, StorageWorker, WorkerLimits,
+    StorageError, StorageFailure, StorageHandle, StorageReport, StorageWorker, WorkerLimits,
 };
 
 /// A durable, append-only log of the node's records, plus its boot counter.

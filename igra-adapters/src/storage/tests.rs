@@ -15,7 +15,7 @@ use igra_sim::swarm::{EventPlan, Swarm};
 
 use super::{
     DEFAULT_MAP_SIZE, Durable, LmdbOptions, LmdbStore, MemoryStore, SCHEMA_VERSION, StorageError,
-    StorageFailure, StorageHandle, StorageWorker, Store, StoreError, WorkerLimits,
+    StorageHandle, StorageReport, StorageWorker, Store, StoreError, WorkerLimits,
 };
 
 /// A 1-of-1 group from the simulator's fixture: its node's configuration, events and funds.
@@ -360,10 +360,7 @@ fn lmdb_backup_opens_with_the_same_records() {
 }
 
 /// Receives reports until `count` batches are durable; returns the reports.
-fn wait_for_batches(
-    reports: &async_channel::Receiver<Result<Durable, StorageFailure>>,
-    count: usize,
-) -> Vec<Durable> {
+fn wait_for_batches(reports: &async_channel::Receiver<StorageReport>, count: usize) -> Vec<Durable> {
     let mut durable = Vec::new();
     while durable.iter().map(|d: &Durable| d.batches.len()).sum::<usize>() < count {
         durable.push(reports.recv_blocking().unwrap().unwrap());
@@ -402,7 +399,7 @@ fn busy_worker(
     store: &MemoryStore,
     limits: WorkerLimits,
     queued: u8,
-) -> (StorageHandle, async_channel::Receiver<Result<Durable, StorageFailure>>, mpsc::Sender<()>) {
+) -> (StorageHandle, async_channel::Receiver<StorageReport>, mpsc::Sender<()>) {
     let (entered_tx, entered) = mpsc::channel();
     let (open_gate, gate) = mpsc::channel();
     let gated = GatedStore { inner: store.clone(), entered: entered_tx, gate: Some(gate) };
@@ -485,10 +482,17 @@ fn worker_persists_a_node_and_the_node_restores_from_lmdb() {
     let mut store = open(dir.path());
     assert_eq!(store.next_boot_epoch().unwrap(), 1);
     let (handle, reports) = StorageWorker::spawn(Box::new(store), WorkerLimits::default()).unwrap();
-    for (batch, records) in batches.clone() {
-        handle.persist(batch, records).unwrap();
-    }
-    let durable = wait_for_batches(&reports, batches.len());
+    // As the async runner does: queue without blocking, await the reports.
+    let durable = smol::block_on(async {
+        let mut durable = Vec::new();
+        for (batch, records) in batches.clone() {
+            handle.persist(batch, records).unwrap();
+        }
+        while durable.iter().map(|d: &Durable| d.batches.len()).sum::<usize>() < batches.len() {
+            durable.push(reports.recv().await.unwrap().unwrap());
+        }
+        durable
+    });
     let acknowledged: Vec<BatchId> = durable.iter().flat_map(|d| d.batches.iter().copied()).collect();
     assert_eq!(acknowledged, batches.iter().map(|(batch, _)| *batch).collect::<Vec<_>>());
     assert_eq!(durable.iter().map(|d| d.records).sum::<usize>(), flatten(&batches).len());

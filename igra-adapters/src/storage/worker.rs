@@ -129,8 +129,11 @@ impl std::error::Error for StorageError {
 
 /// One queued batch.
 type Batch = (BatchId, Vec<Record>);
-/// What the worker reports.
-type Report = Result<Durable, StorageFailure>;
+
+/// One report of the worker, per transaction: the batches it made durable, or the failure after which
+/// it stopped. If the channel closes without a failure, the worker ended (shutdown, or its thread died):
+/// a runner that still has batches in flight must treat that as a failure too.
+pub type StorageReport = Result<Durable, StorageFailure>;
 
 /// Starts storage workers; see the [module documentation](self).
 #[derive(Debug)]
@@ -144,7 +147,7 @@ impl StorageWorker {
     pub fn spawn(
         store: Box<dyn Store>,
         limits: WorkerLimits,
-    ) -> Result<(StorageHandle, Receiver<Report>), StorageError> {
+    ) -> Result<(StorageHandle, Receiver<StorageReport>), StorageError> {
         for (limit, value) in [
             ("max_queued_batches", limits.max_queued_batches),
             ("max_batches_per_commit", limits.max_batches_per_commit),
@@ -197,7 +200,12 @@ impl StorageHandle {
 }
 
 /// The worker thread: group commits until the queue closes, an append fails or nobody reads reports.
-fn run(mut store: Box<dyn Store>, queue: &Receiver<Batch>, reports: &Sender<Report>, max_per_commit: usize) {
+fn run(
+    mut store: Box<dyn Store>,
+    queue: &Receiver<Batch>,
+    reports: &Sender<StorageReport>,
+    max_per_commit: usize,
+) {
     let mut group: Vec<Batch> = Vec::new();
     while let Ok(first) = queue.recv_blocking() {
         group.push(first);
