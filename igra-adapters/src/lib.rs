@@ -15,3 +15,4 @@ pub mod devnet;
 pub mod kaspa_json;
 pub mod keystore;
 pub mod runner;
+pub mod storage;
