@@ -10,6 +10,8 @@
 //! [`keystore`] (a member's mnemonic, encrypted at rest), [`config`] (the node file, validated into
 //! igra-proto's `NodeConfig`) and the `igra` binary with its `keygen` command.
 
+pub mod api;
 pub mod config;
 pub mod kaspa_json;
 pub mod keystore;
+pub mod metrics;
