@@ -26,8 +26,8 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use igra_proto::EventId;
 use igra_proto::node::{EventRefusal, EventUpdate};
+use igra_proto::{EventId, MessageKind, RejectReason};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -103,7 +103,26 @@ impl Default for Metrics {
     }
 }
 
-/// The label of a refusal reason.
+/// Every refusal reason label, present from the start at zero.
+pub const REFUSAL_REASONS: [&str; 4] = ["attestation", "policy", "busy", "too_large"];
+/// The rejection reasons the API itself counts (beside the gate's [`RejectReason::name`]s).
+pub const API_REJECTIONS: [&str; 2] = ["api_rate_limited", "api_unauthorized"];
+
+/// The `kind` label of a message kind, as [`Metrics::frame_in`] and [`Metrics::frame_out`] expect it.
+pub const fn message_kind_name(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Event => "event",
+        MessageKind::Vote => "vote",
+        MessageKind::Certificate => "certificate",
+        MessageKind::Signatures => "signatures",
+        MessageKind::Digest => "digest",
+        MessageKind::Request => "request",
+        MessageKind::Completion => "completion",
+        MessageKind::Template => "template",
+    }
+}
+
+/// The label of a refusal reason (one of [`REFUSAL_REASONS`]).
 pub const fn refusal_reason(refusal: &EventRefusal) -> &'static str {
     match refusal {
         EventRefusal::Attestation(_) => "attestation",
@@ -167,6 +186,18 @@ impl Metrics {
             "Records per persisted batch",
             persist_records.clone(),
         );
+        // Known label values are present from the start, at zero, so that dashboards see every series.
+        for reason in REFUSAL_REASONS {
+            refused.get_or_create(&ReasonLabel { reason }).inc_by(0);
+        }
+        for reason in RejectReason::ALL.map(RejectReason::name).into_iter().chain(API_REJECTIONS) {
+            rejections.get_or_create(&ReasonLabel { reason }).inc_by(0);
+        }
+        for kind in MessageKind::ALL.map(message_kind_name) {
+            for family in [&frames_in, &frames_out, &bytes_in, &bytes_out] {
+                family.get_or_create(&KindLabel { kind }).inc_by(0);
+            }
+        }
         Self {
             registry,
             events,
@@ -262,19 +293,20 @@ impl Metrics {
         self.events.get_or_create(&PhaseLabel { phase: phase.as_str() }).clone()
     }
 
-    /// A frame of message kind `kind` and `bytes` bytes arrived.
+    /// A frame of message kind `kind` (see [`message_kind_name`]) and `bytes` bytes arrived.
     pub fn frame_in(&self, kind: &'static str, bytes: usize) {
         self.frames_in.get_or_create(&KindLabel { kind }).inc();
         self.bytes_in.get_or_create(&KindLabel { kind }).inc_by(u64::try_from(bytes).unwrap_or(u64::MAX));
     }
 
-    /// A frame of message kind `kind` and `bytes` bytes was sent.
+    /// A frame of message kind `kind` (see [`message_kind_name`]) and `bytes` bytes was sent.
     pub fn frame_out(&self, kind: &'static str, bytes: usize) {
         self.frames_out.get_or_create(&KindLabel { kind }).inc();
         self.bytes_out.get_or_create(&KindLabel { kind }).inc_by(u64::try_from(bytes).unwrap_or(u64::MAX));
     }
 
-    /// A frame or request was turned away for `reason`.
+    /// A frame or request was turned away for `reason` (a [`RejectReason::name`], or one of
+    /// [`API_REJECTIONS`]).
     pub fn rejected(&self, reason: &'static str) {
         self.rejections.get_or_create(&ReasonLabel { reason }).inc();
     }
