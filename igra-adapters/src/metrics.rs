@@ -106,7 +106,7 @@ impl Default for Metrics {
 /// Every refusal reason label, present from the start at zero.
 pub const REFUSAL_REASONS: [&str; 4] = ["attestation", "policy", "busy", "too_large"];
 /// The rejection reasons the API itself counts (beside the gate's [`RejectReason::name`]s).
-pub const API_REJECTIONS: [&str; 2] = ["api_rate_limited", "api_unauthorized"];
+pub const API_REJECTIONS: [&str; 3] = ["api_rate_limited", "api_unauthorized", "api_overloaded"];
 
 /// The `kind` label of a message kind, as [`Metrics::frame_in`] and [`Metrics::frame_out`] expect it.
 pub const fn message_kind_name(kind: MessageKind) -> &'static str {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -33,6 +34,10 @@ struct Mock {
     events: Mutex<BTreeMap<EventId, EventStatus>>,
     refuse: Mutex<Option<SubmitError>>,
     readiness: Mutex<Option<Readiness>>,
+    /// `status` waits for a read lock of this: a test holding the write lock holds every status call.
+    gate: tokio::sync::RwLock<()>,
+    /// Status calls that have started.
+    entered: AtomicUsize,
 }
 
 fn voting() -> EventStatus {
@@ -70,6 +75,8 @@ impl ApiBackend for Mock {
     }
 
     async fn status(&self, event_id: EventId) -> Option<EventStatus> {
+        self.entered.fetch_add(1, Ordering::SeqCst);
+        let _open = self.gate.read().await;
         self.events.lock().unwrap().get(&event_id).cloned()
     }
 
@@ -460,6 +467,45 @@ fn api_flooding_client_is_limited_and_others_are_served() {
     assert_eq!(get_from([127, 0, 0, 3], server.addr, "/v1/ready"), 200);
     assert!(server.metrics.render().contains("igra_rejections_total{reason=\"api_rate_limited\"} 21"));
     server.stop().unwrap();
+}
+
+#[test]
+fn api_requests_in_flight_are_bounded() {
+    let server = Server::start(ApiConfig {
+        max_in_flight: 2,
+        rate: RateConfig { per_second: 10_000.0, burst: 10_000 },
+        ..ApiConfig::default()
+    });
+    let url = server.url(&format!("/v1/events/{}", event(12).id()));
+    let held = server.backend.gate.blocking_write();
+    let waiting: Vec<_> = (0..2)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || get(&url, None).error())
+        })
+        .collect();
+    // Wait (bounded) until both requests are inside the backend.
+    for _ in 0..6000 {
+        if server.backend.entered.load(Ordering::SeqCst) >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        server.backend.entered.load(Ordering::SeqCst),
+        2,
+        "the two requests never reached the backend"
+    );
+    let a = get(&url, None);
+    assert_eq!(a.error(), ErrorCode::Busy);
+    assert_eq!(a.header("retry-after"), Some("1"));
+    assert_eq!(get(&server.url("/v1/health"), None).status, 200, "health is exempt");
+    drop(held);
+    for request in waiting {
+        assert_eq!(request.join().unwrap(), ErrorCode::EventNotFound);
+    }
+    assert_eq!(get(&url, None).error(), ErrorCode::EventNotFound, "permits are given back");
+    assert!(server.metrics.render().contains("igra_rejections_total{reason=\"api_overloaded\"} 1"));
 }
 
 #[test]

@@ -116,6 +116,8 @@ pub struct ApiConfig {
     pub rate: RateConfig,
     /// Clients whose rate is tracked at once; the oldest is forgotten beyond it.
     pub max_clients: usize,
+    /// Requests handled at once; one more is answered 503 `busy` at once (health is exempt).
+    pub max_in_flight: usize,
 }
 
 impl Default for ApiConfig {
@@ -126,6 +128,7 @@ impl Default for ApiConfig {
             body_limit: 2 * igra_proto::wire::MAX_EVENT_BYTES + 1024,
             rate: RateConfig::default(),
             max_clients: 4096,
+            max_in_flight: 256,
         }
     }
 }
@@ -137,6 +140,7 @@ impl fmt::Debug for ApiConfig {
             .field("body_limit", &self.body_limit)
             .field("rate", &self.rate)
             .field("max_clients", &self.max_clients)
+            .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
 }

@@ -18,6 +18,7 @@ use igra_proto::EventId;
 use igra_proto::event::Event;
 use igra_proto::wire::MAX_EVENT_BYTES;
 use serde::Deserialize;
+use tokio::sync::Semaphore;
 
 use super::auth::BearerToken;
 use super::rate_limit::RateLimiter;
@@ -25,7 +26,7 @@ use super::view::{
     EventSummary, EventView, HealthView, ListView, ReadyView, StateFilter, SubmitRequest, SubmitView,
     parse_id32,
 };
-use super::{ApiBackend, ApiConfig, ApiError, DEFAULT_PAGE, ErrorCode, MAX_PAGE};
+use super::{ApiBackend, ApiConfig, ApiError, BUSY_RETRY_AFTER_SECS, DEFAULT_PAGE, ErrorCode, MAX_PAGE};
 use crate::metrics::Metrics;
 
 /// One route of the API.
@@ -98,6 +99,7 @@ impl<B> Clone for Shared<B> {
 #[derive(Clone)]
 struct Guard {
     token: Option<BearerToken>,
+    in_flight: Arc<Semaphore>,
     limiter: Arc<RateLimiter>,
     metrics: Arc<Metrics>,
 }
@@ -110,6 +112,7 @@ struct Guard {
 pub fn router<B: ApiBackend>(backend: Arc<B>, config: ApiConfig, metrics: Arc<Metrics>) -> Router {
     let guard = Guard {
         token: config.token.and_then(BearerToken::new),
+        in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
         limiter: Arc::new(RateLimiter::new(config.rate, config.max_clients)),
         metrics: Arc::clone(&metrics),
     };
@@ -121,6 +124,7 @@ pub fn router<B: ApiBackend>(backend: Arc<B>, config: ApiConfig, metrics: Arc<Me
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(middleware::from_fn_with_state(guard.clone(), require_token))
+        .layer(middleware::from_fn_with_state(guard.clone(), limit_in_flight))
         .layer(middleware::from_fn_with_state(guard, limit_rate))
         .with_state(Shared { backend, metrics })
 }
@@ -146,6 +150,21 @@ async fn limit_rate(State(guard): State<Guard>, request: Request, next: Next) ->
                 .into_response()
         }
     }
+}
+
+async fn limit_in_flight(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    if request.uri().path() == OPEN_PATH {
+        return next.run(request).await;
+    }
+    let Ok(permit) = Arc::clone(&guard.in_flight).try_acquire_owned() else {
+        guard.metrics.rejected("api_overloaded");
+        return ApiError::new(ErrorCode::Busy, "too many requests in flight")
+            .retry_after(BUSY_RETRY_AFTER_SECS)
+            .into_response();
+    };
+    let response = next.run(request).await;
+    drop(permit);
+    response
 }
 
 async fn require_token(State(guard): State<Guard>, request: Request, next: Next) -> Response {
