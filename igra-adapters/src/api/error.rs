@@ -211,6 +211,39 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
 
+    /// Adding a variant fails to compile here until it is given a place in [`ErrorCode::ALL`].
+    const fn position(code: ErrorCode) -> usize {
+        match code {
+            ErrorCode::Unauthorized => 0,
+            ErrorCode::RateLimited => 1,
+            ErrorCode::PayloadTooLarge => 2,
+            ErrorCode::UnsupportedMediaType => 3,
+            ErrorCode::MalformedJson => 4,
+            ErrorCode::BadHex => 5,
+            ErrorCode::UndecodableEvent => 6,
+            ErrorCode::MalformedEventId => 7,
+            ErrorCode::BadQuery => 8,
+            ErrorCode::EventNotFound => 9,
+            ErrorCode::RouteNotFound => 10,
+            ErrorCode::MethodNotAllowed => 11,
+            ErrorCode::AttestationRefused => 12,
+            ErrorCode::PolicyRefused => 13,
+            ErrorCode::EventTooLarge => 14,
+            ErrorCode::Busy => 15,
+            ErrorCode::NotReady => 16,
+            ErrorCode::Stopped => 17,
+            ErrorCode::Internal => 18,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_code_once() {
+        assert_eq!(ErrorCode::ALL.len(), 19);
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(position(*code), i, "{code}");
+        }
+    }
+
     #[test]
     fn codes_are_unique_and_parse_back() {
         for (i, code) in ErrorCode::ALL.iter().enumerate() {
