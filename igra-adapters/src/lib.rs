@@ -10,9 +10,11 @@
 //! [`keystore`] (a member's mnemonic, encrypted at rest), [`config`] (the node file, validated into
 //! igra-proto's `NodeConfig`) and the `igra` binary with its `keygen` command.
 
+pub mod api;
 pub mod config;
 pub mod devnet;
 pub mod kaspa_json;
 pub mod keystore;
 pub mod runner;
 pub mod storage;
+pub mod metrics;
