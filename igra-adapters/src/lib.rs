@@ -13,3 +13,4 @@
 pub mod config;
 pub mod kaspa_json;
 pub mod keystore;
+pub mod transport;
