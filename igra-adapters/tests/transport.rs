@@ -591,16 +591,37 @@ async fn transport_tokio_send_queues_are_bounded_and_count_drops() {
     h1.shutdown().await;
 }
 
+/// Reads until the other end closes `stream` (EOF or a reset) and returns what arrived.
+async fn until_closed(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    // A reset instead of EOF also means the transport closed the connection.
+    let _ = stream.read_to_end(&mut received).await;
+    received
+}
+
 /// Opens a raw TCP connection, writes `bytes`, and waits for the transport to close it.
 async fn rogue(addr: SocketAddr, bytes: &[u8]) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     // The transport may close before reading everything; a failed write is fine.
     let _ = stream.write_all(bytes).await;
-    let mut sink = Vec::new();
-    // EOF or a reset: either way the transport closed the connection.
-    let _ = stream.read_to_end(&mut sink).await;
+    let sink = until_closed(&mut stream).await;
     assert!(sink.len() <= usize::try_from(HANDSHAKE_MAX_FRAME).unwrap(), "no frame beyond the handshake");
+}
+
+/// Reads from `stream` until `decoder` yields a frame; fails if the stream ends first.
+async fn read_frame(stream: &mut tokio::net::TcpStream, decoder: &mut FrameDecoder) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0; 1024];
+    loop {
+        if let Some(frame) = decoder.next().unwrap() {
+            return frame;
+        }
+        let n = stream.read(&mut buf).await.unwrap();
+        assert_ne!(n, 0, "the connection stays open");
+        decoder.push(&buf[..n]);
+    }
 }
 
 /// A dialer that claims to be `me` towards `to`, signing with `key`; returns the stream once it has
@@ -612,20 +633,12 @@ async fn dial_as(
     to: MemberIndex,
     key: &dyn Signer,
 ) -> (tokio::net::TcpStream, FrameDecoder) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut handshake, hello) = Handshake::dial(group, me, to, [0x5A; 32]).unwrap();
     stream.write_all(&encode_frame(&hello, HANDSHAKE_MAX_FRAME).unwrap()).await.unwrap();
     let mut decoder = FrameDecoder::new(HANDSHAKE_MAX_FRAME);
-    let mut buf = [0; 1024];
-    let answer = loop {
-        if let Some(frame) = decoder.next().unwrap() {
-            break frame;
-        }
-        let n = stream.read(&mut buf).await.unwrap();
-        assert_ne!(n, 0, "the listener answers a hello");
-        decoder.push(&buf[..n]);
-    };
+    let answer = read_frame(&mut stream, &mut decoder).await;
     let Ok(HandshakeStep::Established { peer, reply: Some(auth) }) = handshake.receive(&answer, key) else {
         panic!("the listener proves its index")
     };
@@ -636,7 +649,6 @@ async fn dial_as(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transport_tokio_hostile_clients_are_refused_and_counted() {
-    use tokio::io::AsyncReadExt;
     let group = group(3);
     let handles = start_group(&group, igra_adapters::transport::tokio::spawn).await;
     let target = handles[2].local_addr();
@@ -649,8 +661,7 @@ async fn transport_tokio_hostile_clients_are_refused_and_counted() {
         rogue(target, &[0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3]).await;
         // A handshake claiming member 0, signed by another key.
         let (mut stream, _) = dial_as(&group, target, M0, M2, &signer(9)).await;
-        let mut sink = Vec::new();
-        let _ = stream.read_to_end(&mut sink).await;
+        let sink = until_closed(&mut stream).await;
         assert!(sink.is_empty(), "nothing is sent to an unproven dialer");
 
         wait_for_stats(&handles[2], tokio_sleep, |s| s.rejected.values().sum::<u64>() == 4).await;
@@ -675,7 +686,7 @@ async fn transport_tokio_hostile_clients_are_refused_and_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transport_tokio_peer_that_sends_an_oversized_frame_is_disconnected() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let group = group(2);
     // The test plays member 0 itself, over a raw socket.
     let mut cfg = config(&group, M1, loopback(), vec![(M0, loopback())]);
@@ -688,21 +699,12 @@ async fn transport_tokio_peer_that_sends_an_oversized_frame_is_disconnected() {
         expect_frames(&h1, &[(M0, b"from 0")]).await;
         h1.send(Destination::Member(M0), b"from 1".to_vec());
         decoder.set_max(1000);
-        let mut buf = [0; 1024];
-        let frame = loop {
-            if let Some(frame) = decoder.next().unwrap() {
-                break frame;
-            }
-            let n = stream.read(&mut buf).await.unwrap();
-            decoder.push(&buf[..n]);
-        };
-        assert_eq!(frame, b"from 1");
+        assert_eq!(read_frame(&mut stream, &mut decoder).await, b"from 1");
         assert_eq!(h1.stats().connected, [M0]);
 
         // Then a frame one byte over the limit: the connection is dropped without reading its payload.
         stream.write_all(&1001u32.to_be_bytes()).await.unwrap();
-        let mut sink = Vec::new();
-        let _ = stream.read_to_end(&mut sink).await;
+        assert!(until_closed(&mut stream).await.is_empty(), "nothing follows an oversized frame");
         wait_for_stats(&h1, tokio_sleep, |s| s.connected.is_empty()).await;
         assert_eq!(h1.stats().disconnects, BTreeMap::from([(DisconnectReason::TooLarge, 1)]));
     })
@@ -746,4 +748,50 @@ async fn transport_tokio_restarted_member_is_redialed_and_traffic_resumes() {
     for h in &handles {
         h.shutdown().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_tokio_silent_client_is_dropped_at_the_handshake_timeout() {
+    let group = group(2);
+    let mut cfg = config(&group, M1, loopback(), vec![(M0, loopback())]);
+    cfg.handshake_timeout = Duration::from_millis(100);
+    let h1 = igra_adapters::transport::tokio::spawn(cfg, Arc::new(signer(1))).await.unwrap();
+    with_patience_tokio(async {
+        let mut stream = tokio::net::TcpStream::connect(h1.local_addr()).await.unwrap();
+        let sink = until_closed(&mut stream).await;
+        assert!(sink.is_empty());
+        wait_for_stats(&h1, tokio_sleep, |s| !s.rejected.is_empty()).await;
+        assert_eq!(h1.stats().rejected, BTreeMap::from([(RejectReason::Timeout, 1)]));
+    })
+    .await;
+    h1.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_tokio_new_authenticated_connection_replaces_the_old_one() {
+    let group = group(2);
+    let h1 = igra_adapters::transport::tokio::spawn(
+        config(&group, M1, loopback(), vec![(M0, loopback())]),
+        Arc::new(signer(1)),
+    )
+    .await
+    .unwrap();
+    with_patience_tokio(async {
+        let (mut old, _) = dial_as(&group, h1.local_addr(), M0, M1, &signer(0)).await;
+        wait_for_stats(&h1, tokio_sleep, |s| s.connected == [M0]).await;
+        // Member 0 comes back on a new connection (it restarted, or the old one is dead): the old one
+        // is closed and the new one carries the frames.
+        let (mut new, mut decoder) = dial_as(&group, h1.local_addr(), M0, M1, &signer(0)).await;
+        let sink = until_closed(&mut old).await;
+        assert!(sink.is_empty());
+        wait_for_stats(&h1, tokio_sleep, |s| s.disconnects.contains_key(&DisconnectReason::Replaced)).await;
+        h1.send(Destination::Member(M0), b"to the new one".to_vec());
+        decoder.set_max(1000);
+        assert_eq!(read_frame(&mut new, &mut decoder).await, b"to the new one");
+        let stats = h1.stats();
+        assert_eq!(stats.connected, [M0]);
+        assert_eq!(stats.disconnects, BTreeMap::from([(DisconnectReason::Replaced, 1)]));
+    })
+    .await;
+    h1.shutdown().await;
 }
