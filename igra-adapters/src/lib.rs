@@ -18,3 +18,4 @@ pub mod keystore;
 pub mod runner;
 pub mod storage;
 pub mod metrics;
+pub mod transport;

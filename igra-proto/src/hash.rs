@@ -24,6 +24,8 @@ pub enum Domain {
     OperatorApproval,
     /// A node's BIP340 auxiliary randomness, derived from its seed.
     AuxRandomness,
+    /// The transcript a member signs to prove its index when opening a transport connection.
+    Handshake,
 }
 
 impl Domain {
@@ -38,6 +40,7 @@ impl Domain {
             Self::EventId => "igra 2026-11 event id v1",
             Self::OperatorApproval => "igra 2026-11 operator approval v1",
             Self::AuxRandomness => "igra 2026-11 aux randomness v1",
+            Self::Handshake => "igra 2026-11 handshake v1",
         }
     }
 }
@@ -94,6 +97,28 @@ mod tests {
         assert_ne!(a, c);
         assert_ne!(b, c);
         assert_eq!(a, domain_hash(Domain::Envelope, bytes));
+    }
+
+    #[test]
+    fn context_strings_are_distinct() {
+        let all = [
+            Domain::GroupId,
+            Domain::Envelope,
+            Domain::Vote,
+            Domain::Template,
+            Domain::InputOrder,
+            Domain::EventId,
+            Domain::OperatorApproval,
+            Domain::AuxRandomness,
+            Domain::Handshake,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            assert!(a.context().starts_with("igra 2026-11 "));
+            for b in &all[i + 1..] {
+                assert_ne!(a.context(), b.context(), "{a:?} and {b:?} share a context");
+            }
+        }
+        assert_eq!(Domain::Handshake.context(), "igra 2026-11 handshake v1");
     }
 
     #[test]
