@@ -17,6 +17,7 @@ fn config(seed: u64) -> DevnetConfig {
         confirm_depth: 5,
         finality_depth: 20,
         drain_timeout: Duration::from_mins(1),
+        wiring: devnet::Wiring::InProcess,
     }
 }
 

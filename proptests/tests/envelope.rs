@@ -224,3 +224,19 @@ fn size_version_and_garbage_are_typed_decode_errors() {
     assert_eq!(gate.counters().rejected_total(), 5);
     assert_eq!(gate.counters().accepted(), 0);
 }
+
+#[test]
+fn peek_kind_reads_the_claimed_kind_and_nothing_else() {
+    use igra_proto::envelope::peek_kind;
+    use igra_proto::wire::MessageKind;
+    let f = fixture(3, 2);
+    let mut sealer = Sealer::new(&f.group, MemberIndex(0), 1);
+    let frame = sealer.seal(&f.signers[0], T0, &completion(1)).unwrap();
+    assert_eq!(peek_kind(&frame), Some(MessageKind::Completion));
+    // A wrong version, an empty frame and a truncated header claim nothing.
+    let mut wrong_version = frame.clone();
+    wrong_version[0] ^= 0xff;
+    assert_eq!(peek_kind(&wrong_version), None);
+    assert_eq!(peek_kind(&[]), None);
+    assert_eq!(peek_kind(&frame[..3]), None);
+}

@@ -77,6 +77,9 @@ struct DevnetArgs {
     /// Seconds to wait for confirmations after the last submission.
     #[arg(long, default_value_t = 60)]
     drain_timeout: u64,
+    /// Run the members in one process without sockets or databases (the protocol's own cost).
+    #[arg(long)]
+    in_process: bool,
     /// The async runtime under the runners.
     #[arg(long, value_enum, default_value_t = RuntimeChoice::Tokio)]
     runtime: RuntimeChoice,
@@ -116,10 +119,22 @@ fn run_devnet(args: &DevnetArgs) -> Result<(), String> {
         confirm_depth: args.confirm_depth,
         finality_depth: args.finality_depth,
         drain_timeout: Duration::from_secs(args.drain_timeout),
+        wiring: if args.in_process { devnet::Wiring::InProcess } else { devnet::Wiring::Loopback },
     };
     println!(
-        "igra devnet: {}-of-{} group, {} events at {}/s, {} pool outputs, seed {}, {:?} runtime",
-        config.threshold, config.members, config.events, config.rate, config.pool, config.seed, args.runtime
+        "igra devnet: {}-of-{} group, {} events at {}/s, {} pool outputs, seed {}, {:?} runtime, {}",
+        config.threshold,
+        config.members,
+        config.events,
+        config.rate,
+        config.pool,
+        config.seed,
+        args.runtime,
+        match config.wiring {
+            devnet::Wiring::Loopback =>
+                "TCP on loopback, LMDB in a temporary directory, events through the HTTP API",
+            devnet::Wiring::InProcess => "in process (no sockets, nothing persisted)",
+        }
     );
     let progress = |p: &devnet::Progress| println!("{p}");
     let summary = match args.runtime {

@@ -25,8 +25,14 @@ use igra_proto::{
     TransactionId,
 };
 
+use std::net::SocketAddr;
+
+use crate::api::ApiConfig;
+use crate::api::client::{ApiClient, ClientError};
+use crate::member::{self, MemberSpec, SharedSigner};
 use crate::runner::local::{LocalNet, NoStorage};
-use crate::runner::{Clock, Driver, Runner, RunnerHandle, Runtime, Wiring};
+use crate::runner::{self, Clock, Driver, Runner, RunnerHandle, Runtime, Submission};
+use crate::storage::LmdbOptions;
 use chain::DevChain;
 
 /// Operators attesting devnet events, and how many must approve one.
@@ -57,6 +63,8 @@ pub struct DevnetConfig {
     pub finality_depth: u64,
     /// Give up waiting for confirmations this long after the last submission.
     pub drain_timeout: Duration,
+    /// How the members are wired.
+    pub wiring: Wiring,
 }
 
 impl Default for DevnetConfig {
@@ -71,6 +79,7 @@ impl Default for DevnetConfig {
             confirm_depth: 10,
             finality_depth: 50,
             drain_timeout: Duration::from_mins(1),
+            wiring: Wiring::Loopback,
         }
     }
 }
@@ -248,89 +257,239 @@ fn funding(script: &MultisigScript, k: u32) -> Utxo {
     }
 }
 
-/// A running in-process group: runners connected by a [`LocalNet`], acknowledged at once by
-/// [`NoStorage`], on one [`DevChain`].
-pub struct LocalGroup {
+/// How the devnet's members are wired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wiring {
+    /// Real members: TCP on loopback, LMDB in a temporary directory, events through each member's HTTP
+    /// API. The default.
+    #[default]
+    Loopback,
+    /// Runners only, in one process: frames over channels, nothing persisted, events handed to the
+    /// runners directly. Shows the protocol's own cost.
+    InProcess,
+}
+
+/// A member of a running devnet.
+enum Seat {
+    /// An in-process runner.
+    Runner(RunnerHandle),
+    /// A real member, and the queue of its relayer thread (events to submit through its API).
+    Member { member: Box<member::Member>, relayer: async_channel::Sender<Event> },
+}
+
+/// A running devnet group.
+pub struct DevGroup {
     /// The cast.
     pub cast: Cast,
     /// The chain.
     pub chain: Arc<DevChain>,
-    /// Each member's handle.
-    pub handles: Vec<RunnerHandle>,
     /// Every member's updates, merged.
     pub tracker: Tracker,
-    /// Runner failures, as they happen.
-    pub failures: async_channel::Receiver<(u8, String)>,
+    seats: Vec<Seat>,
+    failures: async_channel::Receiver<(u8, String)>,
+    answers: async_channel::Receiver<Submission>,
+    /// The members' databases (loopback); removed when the group is dropped.
+    _data: Option<tempfile::TempDir>,
 }
 
-impl std::fmt::Debug for LocalGroup {
+impl std::fmt::Debug for DevGroup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalGroup").field("members", &self.handles.len()).finish_non_exhaustive()
+        f.debug_struct("DevGroup").field("members", &self.seats.len()).finish_non_exhaustive()
     }
 }
 
-impl LocalGroup {
+/// A loopback address with a free port.
+fn free_port() -> Result<SocketAddr, DevnetError> {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| DevnetError::Node(e.to_string()))?;
+    listener.local_addr().map_err(|e| DevnetError::Node(e.to_string()))
+}
+
+/// A member's relayer: submits each event it is given through the member's HTTP API, on its own thread
+/// (the API client is blocking), and reports the answers.
+fn relayer(
+    i: u8,
+    base: String,
+    answers: async_channel::Sender<Submission>,
+    failures: async_channel::Sender<(u8, String)>,
+) -> Result<async_channel::Sender<Event>, DevnetError> {
+    let (tx, rx) = async_channel::bounded::<Event>(RELAYER_QUEUE);
+    std::thread::Builder::new()
+        .name(format!("igra-relayer-{i}"))
+        .spawn(move || {
+            let client = ApiClient::new(&base, None);
+            while let Ok(event) = rx.recv_blocking() {
+                let id = event.id();
+                let answer = match client.submit(&event) {
+                    Ok(id) => Submission::Accepted(id),
+                    Err(ClientError::Http { error: Some(body), .. }) => {
+                        tracing::warn!(member = i, %id, code = %body.error.code, "the API refused an event");
+                        Submission::Accepted(id)
+                    }
+                    Err(e) => {
+                        let _ = failures.try_send((i, format!("API: {e}")));
+                        return;
+                    }
+                };
+                if answers.send_blocking(answer).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| DevnetError::Node(e.to_string()))?;
+    Ok(tx)
+}
+
+/// Events queued for one relayer.
+const RELAYER_QUEUE: usize = 1_024;
+
+impl DevGroup {
     /// Starts every member of `config`'s group on runtime `R`, with the chain ticking.
-    pub fn start<R: Runtime>(config: &DevnetConfig) -> Result<Self, DevnetError> {
+    pub async fn start<R: Runtime>(config: &DevnetConfig) -> Result<Self, DevnetError> {
         let cast = Cast::new(config)?;
         let clock = Clock::new();
         let chain = DevChain::new(cast.script.clone(), &cast.pool, clock);
-        let (net, inboxes) = LocalNet::new(config.members);
-        let (fail_tx, failures) = async_channel::bounded(usize::from(config.members));
-        let mut handles = Vec::new();
+        let (fail_tx, failures) = async_channel::bounded(usize::from(config.members) * 2);
+        let (answer_tx, answers) = async_channel::bounded(usize::from(config.members) * RELAYER_QUEUE);
+        let mut seats = Vec::new();
         let mut observers = Vec::new();
-        for (i, inbox) in (0..config.members).zip(inboxes) {
-            let node_config = cast.configs[usize::from(i)].clone();
-            let node = Node::new(node_config, Box::new(cast.signer(i)?), cast.node_seed(i), 1, clock.now())
-                .map_err(|e| DevnetError::Node(e.to_string()))?;
-            let (storage, durable) = NoStorage::new();
-            let (client, chain_in) = chain.client();
-            let wiring = Wiring {
-                frames_in: inbox,
-                frames_out: Arc::new(net.link(MemberIndex(i))),
-                storage: Arc::new(storage),
-                durable,
-                chain: Arc::new(client),
-                chain_in,
-            };
-            let (mut runner, handle) = Runner::new(Driver::new(node), wiring, clock);
-            observers.push(runner.observe());
-            let fail = fail_tx.clone();
-            R::spawn(async move {
-                if let Err(e) = runner.run::<R>().await {
-                    let _ = fail.try_send((i, e.to_string()));
+        let mut data = None;
+        match config.wiring {
+            Wiring::InProcess => {
+                let (net, inboxes) = LocalNet::new(config.members);
+                for (i, inbox) in (0..config.members).zip(inboxes) {
+                    let node_config = cast.configs[usize::from(i)].clone();
+                    let node =
+                        Node::new(node_config, Box::new(cast.signer(i)?), cast.node_seed(i), 1, clock.now())
+                            .map_err(|e| DevnetError::Node(e.to_string()))?;
+                    let (storage, durable) = NoStorage::new();
+                    let (client, chain_in) = chain.client();
+                    let wiring = runner::Wiring {
+                        frames_in: inbox,
+                        frames_out: Arc::new(net.link(MemberIndex(i))),
+                        storage: Arc::new(storage),
+                        durable,
+                        chain: Arc::new(client),
+                        chain_in,
+                    };
+                    let (mut runner, handle) = Runner::new(Driver::new(node), wiring, clock);
+                    observers.push(runner.observe());
+                    let fail = fail_tx.clone();
+                    R::spawn(async move {
+                        if let Err(e) = runner.run::<R>().await {
+                            let _ = fail.try_send((i, e.to_string()));
+                        }
+                    });
+                    seats.push(Seat::Runner(handle));
                 }
-            });
-            handles.push(handle);
+            }
+            Wiring::Loopback => {
+                let root = tempfile::Builder::new()
+                    .prefix("igra-devnet-")
+                    .tempdir()
+                    .map_err(|e| DevnetError::Node(format!("temporary directory: {e}")))?;
+                let addrs = (0..config.members).map(|_| free_port()).collect::<Result<Vec<_>, _>>()?;
+                for i in 0..config.members {
+                    let spec = MemberSpec {
+                        config: cast.configs[usize::from(i)].clone(),
+                        signer: SharedSigner(Arc::new(cast.signer(i)?)),
+                        seed: cast.node_seed(i),
+                        data_dir: root.path().join(format!("member-{i}")),
+                        lmdb: LmdbOptions::default(),
+                        listen: addrs[usize::from(i)],
+                        peers: (0..config.members)
+                            .filter(|j| *j != i)
+                            .map(|j| (MemberIndex(j), addrs[usize::from(j)]))
+                            .collect(),
+                        api: Some((SocketAddr::from(([127, 0, 0, 1], 0)), devnet_api())),
+                    };
+                    let (client, chain_in) = chain.client();
+                    let member = member::Member::start::<R>(spec, Arc::new(client), chain_in, clock)
+                        .await
+                        .map_err(|e| DevnetError::Node(format!("member {i}: {e}")))?;
+                    let api = member.api_addr.ok_or_else(|| DevnetError::Node("no API address".into()))?;
+                    let relayer = relayer(i, format!("http://{api}"), answer_tx.clone(), fail_tx.clone())?;
+                    observers.push(member.updates.clone());
+                    seats.push(Seat::Member { member: Box::new(member), relayer });
+                }
+                data = Some(root);
+            }
         }
         let ticking = Arc::clone(&chain);
-        let alive = handles[0].clone();
+        let alive = match &seats[0] {
+            Seat::Runner(handle) => handle.clone(),
+            Seat::Member { member, .. } => member.runner.clone(),
+        };
         R::spawn(async move {
             while alive.is_running() {
                 R::sleep(TICK).await;
                 ticking.tick();
             }
         });
-        Ok(Self { cast, chain, handles, tracker: Tracker::new(observers, clock), failures })
+        Ok(Self {
+            cast,
+            chain,
+            tracker: Tracker::new(observers, clock),
+            seats,
+            failures,
+            answers,
+            _data: data,
+        })
     }
 
     /// Submits event `k` to every member, as each member's relayer would.
     pub async fn submit(&mut self, k: u64) -> Result<(), DevnetError> {
         let event = self.cast.event(k)?;
         self.tracker.submitted(event.id(), k);
-        for handle in &self.handles {
-            let answer =
-                handle.submit(event.clone()).await.map_err(|e| DevnetError::Runner(e.to_string()))?;
+        for seat in &self.seats {
+            match seat {
+                Seat::Runner(handle) => {
+                    let answer =
+                        handle.submit(event.clone()).await.map_err(|e| DevnetError::Runner(e.to_string()))?;
+                    self.tracker.answered(&answer);
+                }
+                Seat::Member { relayer, .. } => {
+                    relayer
+                        .send(event.clone())
+                        .await
+                        .map_err(|_| DevnetError::Runner("a relayer stopped".into()))?;
+                }
+            }
+        }
+        while let Ok(answer) = self.answers.try_recv() {
             self.tracker.answered(&answer);
         }
         Ok(())
     }
 
+    /// The first failure a member reported, if any.
+    pub fn failure(&self) -> Option<(u8, String)> {
+        self.failures.try_recv().ok()
+    }
+
     /// Stops every member.
-    pub async fn shutdown(&self) {
-        for handle in &self.handles {
-            handle.shutdown().await;
+    pub async fn shutdown(self) {
+        for seat in self.seats {
+            match seat {
+                Seat::Runner(handle) => handle.shutdown().await,
+                Seat::Member { member, relayer } => {
+                    relayer.close();
+                    if let Err(e) = member.stop().await {
+                        tracing::warn!(error = %e, "a member stopped with an error");
+                    }
+                }
+            }
         }
+    }
+}
+
+/// The devnet's API settings: open (loopback only) and without a rate limit worth the name, since the
+/// devnet's own relayers are its only clients.
+fn devnet_api() -> ApiConfig {
+    ApiConfig {
+        rate: crate::api::RateConfig { per_second: 1e6, burst: 1_000_000 },
+        max_in_flight: 4_096,
+        ..ApiConfig::default()
     }
 }
 
@@ -341,13 +500,13 @@ pub async fn run<R: Runtime>(
     config: &DevnetConfig,
     mut progress: impl FnMut(&Progress),
 ) -> Result<Summary, DevnetError> {
-    let mut group = LocalGroup::start::<R>(config)?;
+    let mut group = DevGroup::start::<R>(config).await?;
     let clock = Clock::new();
     let interval = Duration::from_secs_f64(1.0 / config.rate.max(0.001));
     let mut last_report = clock.now();
-    let mut tick = |group: &mut LocalGroup| {
+    let mut tick = |group: &mut DevGroup| {
         group.tracker.drain();
-        if let Ok((i, e)) = group.failures.try_recv() {
+        if let Some((i, e)) = group.failure() {
             return Err(DevnetError::Runner(format!("member {i}: {e}")));
         }
         if clock.now().millis_since(last_report) >= 1_000 {
@@ -373,7 +532,8 @@ pub async fn run<R: Runtime>(
         R::sleep(Duration::from_millis(50)).await;
         tick(&mut group)?;
     }
-    group.shutdown().await;
     group.tracker.drain();
-    Ok(group.tracker.summary(&group.chain, group.cast.seed))
+    let summary = group.tracker.summary(&group.chain, group.cast.seed);
+    group.shutdown().await;
+    Ok(summary)
 }

@@ -11,7 +11,8 @@ use async_channel::{Receiver, Sender};
 use igra_proto::MemberIndex;
 use igra_proto::node::{BatchId, Destination, Record};
 
-use super::{BatchSink, FrameSink, Inbox, StorageNotice};
+use super::{BatchSink, FrameSink, Inbox};
+use crate::storage::{Durable, StorageError, StorageReport};
 
 /// A frame and the member it came from.
 type Frame = (MemberIndex, Vec<u8>);
@@ -75,21 +76,20 @@ impl FrameSink for LocalLink {
 /// A [`BatchSink`] that reports every batch durable at once and keeps nothing.
 #[derive(Debug, Clone)]
 pub struct NoStorage {
-    notices: Sender<StorageNotice>,
+    notices: Sender<StorageReport>,
 }
 
 impl NoStorage {
     /// The sink and the channel its notices arrive on.
-    pub fn new() -> (Self, Receiver<StorageNotice>) {
+    pub fn new() -> (Self, Receiver<StorageReport>) {
         let (notices, rx) = async_channel::bounded(LOCAL_QUEUE);
         (Self { notices }, rx)
     }
 }
 
 impl BatchSink for NoStorage {
-    fn persist(&self, batch: BatchId, records: Vec<Record>) -> Result<(), String> {
-        let notice =
-            StorageNotice::Durable { batches: vec![batch], elapsed: Duration::ZERO, records: records.len() };
-        self.notices.try_send(notice).map_err(|_| "the runner is gone".to_owned())
+    fn persist(&self, batch: BatchId, records: Vec<Record>) -> Result<(), StorageError> {
+        let report = Ok(Durable { batches: vec![batch], elapsed: Duration::ZERO, records: records.len() });
+        self.notices.try_send(report).map_err(|_| StorageError::Stopped)
     }
 }

@@ -16,14 +16,21 @@ pub mod local;
 pub use driver::{Driver, DriverError, Effects, MAX_HELD_FRAMES, MAX_INDEXED_EVENTS, Submission};
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_channel::{Receiver, Sender};
 use futures_lite::future;
+use igra_proto::envelope::peek_kind;
 use igra_proto::event::Event;
-use igra_proto::node::{BatchId, ChainRequest, Destination, EventStatus, EventUpdate, Input, Phase, Record};
-use igra_proto::{EventId, Instant, MemberIndex, UnixMs};
+use igra_proto::node::{BatchId, ChainRequest, Destination, EventStatus, EventUpdate, Input, Record};
+use igra_proto::{EventId, Instant, MemberIndex, Signer, UnixMs};
+
+use crate::api::StateFilter;
+use crate::metrics::{Metrics, message_kind_name};
+use crate::storage::{Durable, StorageError, StorageHandle, StorageReport};
+use crate::transport::{TransportConfig, TransportError, TransportHandle};
 
 /// Commands queued to a runner beyond this wait for room.
 pub const COMMAND_QUEUE: usize = 1_024;
@@ -36,6 +43,13 @@ pub trait Runtime: Send + Sync + 'static {
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send;
     /// Runs `task` in the background, detached.
     fn spawn(task: impl Future<Output = ()> + Send + 'static);
+    /// Starts the TCP transport on this runtime.
+    fn spawn_transport(
+        config: TransportConfig,
+        signer: Arc<dyn Signer + Send + Sync>,
+    ) -> impl Future<Output = Result<TransportHandle, TransportError>> + Send;
+    /// Runs the HTTP API server (a tokio program) in the background.
+    fn serve_api(server: Pin<Box<dyn Future<Output = ()> + Send>>);
 }
 
 /// The tokio runtime.
@@ -49,6 +63,17 @@ impl Runtime for Tokio {
 
     fn spawn(task: impl Future<Output = ()> + Send + 'static) {
         drop(tokio::spawn(task));
+    }
+
+    fn spawn_transport(
+        config: TransportConfig,
+        signer: Arc<dyn Signer + Send + Sync>,
+    ) -> impl Future<Output = Result<TransportHandle, TransportError>> + Send {
+        crate::transport::tokio::spawn(config, signer)
+    }
+
+    fn serve_api(server: Pin<Box<dyn Future<Output = ()> + Send>>) {
+        drop(tokio::spawn(server));
     }
 }
 
@@ -64,6 +89,26 @@ impl Runtime for Smol {
     fn spawn(task: impl Future<Output = ()> + Send + 'static) {
         smol::spawn(task).detach();
     }
+
+    fn spawn_transport(
+        config: TransportConfig,
+        signer: Arc<dyn Signer + Send + Sync>,
+    ) -> impl Future<Output = Result<TransportHandle, TransportError>> + Send {
+        crate::transport::smol::spawn(config, signer)
+    }
+
+    /// The API is an axum (tokio) server: under smol it gets a thread with its own small tokio runtime.
+    fn serve_api(server: Pin<Box<dyn Future<Output = ()> + Send>>) {
+        let spawned = std::thread::Builder::new().name("igra-api".into()).spawn(move || {
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime.block_on(server),
+                Err(e) => tracing::error!(error = %e, "no tokio runtime for the API"),
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "no thread for the API");
+        }
+    }
 }
 
 /// Where frames go: the transport.
@@ -75,7 +120,19 @@ pub trait FrameSink: Send + Sync {
 /// Where persist batches go: the storage worker.
 pub trait BatchSink: Send + Sync {
     /// Queues a batch; its durability comes back on the runner's durable channel.
-    fn persist(&self, batch: BatchId, records: Vec<Record>) -> Result<(), String>;
+    fn persist(&self, batch: BatchId, records: Vec<Record>) -> Result<(), StorageError>;
+}
+
+impl BatchSink for StorageHandle {
+    fn persist(&self, batch: BatchId, records: Vec<Record>) -> Result<(), StorageError> {
+        Self::persist(self, batch, records)
+    }
+}
+
+impl FrameSink for TransportHandle {
+    fn send(&self, to: Destination, frame: Vec<u8>) {
+        Self::send(self, to, frame);
+    }
 }
 
 /// The chain: requests go out here, news comes back on the runner's chain channel as [`Input`]s.
@@ -84,22 +141,6 @@ pub trait ChainClient: Send + Sync {
     fn request(&self, request: ChainRequest);
     /// Whether the chain is reachable and synced enough to serve requests.
     fn ready(&self) -> bool;
-}
-
-/// What storage reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorageNotice {
-    /// These batches are durable.
-    Durable {
-        /// The batches, in any order.
-        batches: Vec<BatchId>,
-        /// How long the write took.
-        elapsed: Duration,
-        /// Records written.
-        records: usize,
-    },
-    /// Storage failed; the node must stop.
-    Failed(String),
 }
 
 /// Frames from peers, each with the member the transport proved.
@@ -114,7 +155,7 @@ pub struct Wiring {
     /// Persist batches.
     pub storage: Arc<dyn BatchSink>,
     /// Storage's reports.
-    pub durable: Receiver<StorageNotice>,
+    pub durable: Receiver<StorageReport>,
     /// Chain requests.
     pub chain: Arc<dyn ChainClient>,
     /// Chain news and answers.
@@ -124,35 +165,6 @@ pub struct Wiring {
 impl std::fmt::Debug for Wiring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wiring").finish_non_exhaustive()
-    }
-}
-
-/// Which events a listing wants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PhaseFilter {
-    /// Voting.
-    Voting,
-    /// Collecting signatures.
-    Signing,
-    /// Handed to the chain.
-    Submitted,
-    /// Paid.
-    Confirmed,
-    /// Ended without a quorum.
-    Abandoned,
-}
-
-impl PhaseFilter {
-    /// Whether `phase` passes.
-    pub fn admits(self, phase: &Phase) -> bool {
-        matches!(
-            (self, phase),
-            (Self::Voting, Phase::Voting)
-                | (Self::Signing, Phase::Signing)
-                | (Self::Submitted, Phase::Submitted { .. })
-                | (Self::Confirmed, Phase::Confirmed { .. })
-                | (Self::Abandoned, Phase::Abandoned)
-        )
     }
 }
 
@@ -208,7 +220,7 @@ enum Command {
         reply: Sender<Option<EventStatus>>,
     },
     List {
-        filter: Option<PhaseFilter>,
+        filter: Option<StateFilter>,
         after: Option<EventId>,
         limit: usize,
         reply: Sender<Vec<(EventId, EventStatus)>>,
@@ -252,7 +264,7 @@ impl RunnerHandle {
     /// A page of events in id order, after `after`.
     pub async fn list(
         &self,
-        filter: Option<PhaseFilter>,
+        filter: Option<StateFilter>,
         after: Option<EventId>,
         limit: usize,
     ) -> Result<Vec<(EventId, EventStatus)>, RunnerError> {
@@ -306,6 +318,11 @@ impl Clock {
         UnixMs(u64::try_from(ms).unwrap_or(u64::MAX))
     }
 
+    /// The `std` instant of monotonic time now (for metrics' latency histograms).
+    pub fn instant(&self) -> std::time::Instant {
+        self.start + Duration::from_millis(self.now().0)
+    }
+
     /// How long until `at`.
     pub fn until(&self, at: Instant) -> Duration {
         Duration::from_millis(at.0.saturating_sub(self.now().0))
@@ -325,6 +342,7 @@ pub struct Runner {
     clock: Clock,
     commands: Receiver<Command>,
     updates: Option<Sender<(Instant, EventUpdate)>>,
+    metrics: Option<Arc<Metrics>>,
     stats: RunnerStats,
 }
 
@@ -336,7 +354,7 @@ impl std::fmt::Debug for Runner {
 
 enum Wake {
     Frame(Vec<u8>),
-    Storage(StorageNotice),
+    Storage(StorageReport),
     Chain(Input),
     Command(Command),
     Timer,
@@ -357,7 +375,18 @@ impl Runner {
     pub fn new(driver: Driver, wiring: Wiring, clock: Clock) -> (Self, RunnerHandle) {
         let (commands_tx, commands) = async_channel::bounded(COMMAND_QUEUE);
         let handle = RunnerHandle { commands: commands_tx, chain: Arc::clone(&wiring.chain) };
-        (Self { driver, wiring, clock, commands, updates: None, stats: RunnerStats::default() }, handle)
+        (
+            Self {
+                driver,
+                wiring,
+                clock,
+                commands,
+                updates: None,
+                metrics: None,
+                stats: RunnerStats::default(),
+            },
+            handle,
+        )
     }
 
     /// Also sends every event update, with the time it happened, to `observer` (bounded; a full
@@ -366,6 +395,13 @@ impl Runner {
         let (tx, rx) = async_channel::bounded(UPDATE_QUEUE);
         self.updates = Some(tx);
         rx
+    }
+
+    /// Also records frames, updates and persist latency in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Runs until shutdown (`Ok`) or a failure that must stop the node.
@@ -387,15 +423,21 @@ impl Runner {
             match wake::<R>(&w.durable, commands, &w.chain_in, &w.frames_in, wait, &closed).await {
                 Wake::Frame(frame) => {
                     self.stats.frames_in += 1;
+                    if let Some(metrics) = &self.metrics {
+                        metrics.frame_in(kind_name(&frame), frame.len());
+                    }
                     self.feed(Input::Frame(frame))?;
                 }
-                Wake::Storage(StorageNotice::Durable { batches, .. }) => {
+                Wake::Storage(Ok(Durable { batches, elapsed, records })) => {
                     self.stats.batches += batches.len() as u64;
+                    if let Some(metrics) = &self.metrics {
+                        metrics.persist(elapsed, records);
+                    }
                     let (now, wall) = (self.clock.now(), self.clock.wall());
                     let effects = self.driver.durable(now, wall, &batches).map_err(RunnerError::Driver)?;
                     self.execute(effects)?;
                 }
-                Wake::Storage(StorageNotice::Failed(e)) => return Err(RunnerError::Storage(e)),
+                Wake::Storage(Err(failure)) => return Err(RunnerError::Storage(failure.to_string())),
                 Wake::Chain(input) => self.feed(input)?,
                 Wake::Command(Command::Shutdown) | Wake::Closed(Source::Commands) => return Ok(()),
                 Wake::Command(command) => self.command(command)?,
@@ -427,7 +469,7 @@ impl Runner {
                 let _ = reply.try_send(self.driver.status(&id));
             }
             Command::List { filter, after, limit, reply } => {
-                let page = self.driver.list(|p| filter.is_none_or(|f| f.admits(p)), after, limit);
+                let page = self.driver.list(|p| filter.is_none_or(|f| f.matches(p)), after, limit);
                 let _ = reply.try_send(page);
             }
             Command::Stats { reply } => {
@@ -447,14 +489,23 @@ impl Runner {
 
     fn execute(&mut self, effects: Effects) -> Result<(), RunnerError> {
         for (batch, records) in effects.persist {
-            self.wiring.storage.persist(batch, records).map_err(RunnerError::Storage)?;
+            self.wiring.storage.persist(batch, records).map_err(|e| RunnerError::Storage(e.to_string()))?;
         }
         for (to, frame) in effects.send {
             self.stats.frames_out += 1;
+            if let Some(metrics) = &self.metrics {
+                metrics.frame_out(kind_name(&frame), frame.len());
+            }
             self.wiring.frames_out.send(to, frame);
         }
         for request in effects.chain {
             self.wiring.chain.request(request);
+        }
+        if let Some(metrics) = &self.metrics {
+            let now = self.clock.instant();
+            for update in &effects.updates {
+                metrics.on_update(update, now);
+            }
         }
         if let Some(observer) = &self.updates {
             let now = self.clock.now();
@@ -471,7 +522,7 @@ impl Runner {
 /// The next thing to do. Takes the receivers alone (not the runner), so the runner's future stays `Send`
 /// without the node having to be `Sync`.
 async fn wake<R: Runtime>(
-    durable: &Receiver<StorageNotice>,
+    durable: &Receiver<StorageReport>,
     commands: &Receiver<Command>,
     chain_in: &Receiver<Input>,
     frames_in: &Inbox,
@@ -494,6 +545,11 @@ async fn wake<R: Runtime>(
     };
     // Storage first: durability releases held frames and unblocks everything else.
     future::or(storage, future::or(commands, future::or(chain, future::or(frames, timer)))).await
+}
+
+/// The metrics label of the kind `frame` claims.
+fn kind_name(frame: &[u8]) -> &'static str {
+    peek_kind(frame).map_or("undecodable", message_kind_name)
 }
 
 async fn recv<T>(rx: &Receiver<T>, open: bool, wrap: impl FnOnce(T) -> Wake, source: Source) -> Wake {

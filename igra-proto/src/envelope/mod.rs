@@ -92,6 +92,17 @@ impl<'a> UnverifiedFrame<'a> {
     }
 }
 
+/// The message kind a frame claims, read from its header without decoding the body or checking the
+/// signature: for metrics and logs, never for decisions (only [`Gate::open`] authenticates).
+pub fn peek_kind(bytes: &[u8]) -> Option<crate::wire::MessageKind> {
+    let (&version, rest) = bytes.split_first()?;
+    if version != PROTOCOL_VERSION {
+        return None;
+    }
+    let (_, body) = postcard::take_from_bytes::<Header>(rest).ok()?;
+    crate::wire::MessageKind::try_from(*body.first()?).ok()
+}
+
 /// Why a message could not be sealed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SealError {
