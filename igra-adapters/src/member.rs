@@ -213,6 +213,14 @@ impl Member {
             }
             let _ = done_tx.try_send(result);
         });
+        // The peers gauge follows the transport once a second while the runner lives.
+        let (gauge, watched, alive) = (Arc::clone(&metrics), transport.clone(), handle.clone());
+        R::spawn(async move {
+            while alive.is_running() {
+                gauge.peers_connected(watched.stats().connected.len());
+                R::sleep(Duration::from_secs(1)).await;
+            }
+        });
         let (mut api_addr, mut api_stop) = (None, None);
         if let Some((addr, api_config)) = spec.api {
             let listener = std::net::TcpListener::bind(addr).map_err(MemberError::Api)?;

@@ -88,6 +88,26 @@ impl Group {
     }
 }
 
+/// Runs the `igra` binary and returns its standard output; it must succeed.
+fn igra(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_igra")).args(args).output().unwrap();
+    assert!(out.status.success(), "igra {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The member's `/metrics` text.
+fn metrics(member: &Member) -> String {
+    let url = format!("http://{}/metrics", member.api_addr.unwrap());
+    ureq::get(&url).call().unwrap().body_mut().read_to_string().unwrap()
+}
+
+/// The value of the sample `name` (with its labels) in a metrics text.
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no sample {name} in\n{text}"))
+}
+
 fn api(member: &Member) -> ApiClient {
     ApiClient::new(&format!("http://{}", member.api_addr.unwrap()), None)
 }
@@ -139,6 +159,24 @@ fn three_members_over_tcp_under_tokio_pay_events_through_the_api() {
     let view = clients[1].status(&group.cast.event(3).unwrap().id()).unwrap().unwrap();
     assert!(view.transaction_id.is_some() && view.lock.is_some());
     assert!(members.iter().all(|m| m.transport.stats().connected.len() == usize::from(MEMBERS) - 1));
+    // The runner fed the metrics: frames by kind, persist latency, confirmed events.
+    let text = metrics(&members[0]);
+    for name in [
+        "igra_frames_in_total{kind=\"vote\"}",
+        "igra_frames_out_total{kind=\"vote\"}",
+        "igra_persist_seconds_count",
+    ] {
+        let value = sample(&text, name);
+        assert!(value > 0.0, "{name} is {value}");
+    }
+    assert!((sample(&text, "igra_events{phase=\"confirmed\"}") - 8.0).abs() < f64::EPSILON, "{text}");
+    // `igra status` reads the same API.
+    let base = format!("http://{}", members[2].api_addr.unwrap());
+    let id = hex::encode(group.cast.event(3).unwrap().id().0);
+    let one = igra(&["status", "--api", &base, &id]);
+    assert!(one.contains("ready") && one.contains("\"phase\": \"confirmed\"") && one.contains(&id), "{one}");
+    let page = igra(&["status", "--api", &base, "--state", "confirmed", "--limit", "100"]);
+    assert_eq!(page.matches("\"event_id\"").count(), 8, "{page}");
     runtime.block_on(async {
         for member in members {
             member.stop().await.unwrap();
@@ -188,15 +226,19 @@ fn a_member_killed_mid_event_restarts_from_its_database_and_the_event_completes_
     let event = group.cast.event(0).unwrap();
     let c2 = api(&m2);
     c2.submit(&event).unwrap();
+    // Its vote leaves only once durable: when member 0 has received it, it is on member 2's disk.
     let mut voted = false;
-    for _ in 0..100 {
-        if c2.status(&event.id()).unwrap().is_some_and(|v| !v.my_votes.is_empty()) {
+    for _ in 0..200 {
+        if metrics(&m0)
+            .lines()
+            .any(|l| l.starts_with("igra_frames_in_total{kind=\"vote\"}") && !l.ends_with(" 0"))
+        {
             voted = true;
             break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(25));
     }
-    assert!(voted, "member 2 did not vote");
+    assert!(voted, "member 2's vote never reached member 0");
     drop(m2);
     drop(doomed);
     // Back from its database: it remembers the event and its vote, under a new boot epoch.

@@ -74,9 +74,13 @@ fn help_lists_the_commands_and_unknown_commands_fail() {
     let help = igra().arg("--help").output().unwrap();
     assert!(help.status.success());
     let text = String::from_utf8(help.stdout).unwrap();
-    for command in ["keygen", "devnet"] {
+    for command in ["keygen", "devnet", "status"] {
         assert!(text.contains(command), "help does not list `{command}`:\n{text}");
     }
+    // `status` against a node that is not there fails with the address in the message.
+    let down = igra().args(["status", "--api", "http://127.0.0.1:9"]).output().unwrap();
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("127.0.0.1:9"));
     let bad = igra().arg("frobnicate").output().unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unrecognized subcommand"));

@@ -11,10 +11,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use igra_adapters::api::client::ApiClient;
+use igra_adapters::api::{StateFilter, view::parse_id32};
 use igra_adapters::devnet::{self, DevnetConfig};
 use igra_adapters::keystore::{KdfParams, Keystore};
 use igra_adapters::runner::{Smol, Tokio};
-use igra_proto::Signer;
+use igra_proto::{EventId, Signer};
 use zeroize::Zeroizing;
 
 /// The environment variable holding the keystore's file passphrase.
@@ -33,6 +35,9 @@ enum Command {
     /// Run a whole signer group in this process against an in-process chain, submit attested events
     /// and show their progress.
     Devnet(DevnetArgs),
+    /// Ask a running node's HTTP API: health, readiness, and one event's audit trail or a page of
+    /// events.
+    Status(StatusArgs),
     /// Create a member's keys in a new encrypted keystore and print the member's public part for the
     /// group file; the file passphrase is read from `IGRA_KEYSTORE_PASSPHRASE`.
     Keygen {
@@ -41,6 +46,24 @@ enum Command {
         keystore: PathBuf,
     },
 }
+
+#[derive(Debug, clap::Args)]
+struct StatusArgs {
+    /// The node's API address.
+    #[arg(long, default_value = "http://127.0.0.1:7200")]
+    api: String,
+    /// Show this event's status and audit trail (64 hex characters).
+    event: Option<String>,
+    /// List events in this state (voting, signing, submitted, confirmed, abandoned).
+    #[arg(long)]
+    state: Option<String>,
+    /// Events per page when listing.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+}
+
+/// The environment variable holding the API's bearer token, if the node requires one.
+const TOKEN_ENV: &str = "IGRA_API_TOKEN";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum RuntimeChoice {
@@ -97,6 +120,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Devnet(args) => run_devnet(&args),
         Command::Keygen { keystore } => keygen(&keystore),
+        Command::Status(args) => status(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -148,6 +172,35 @@ fn run_devnet(args: &DevnetArgs) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     println!("\n{summary}");
     if summary.all_paid_once() { Ok(()) } else { Err("not every event was paid exactly once".into()) }
+}
+
+/// `igra status`.
+fn status(args: &StatusArgs) -> Result<(), String> {
+    let client = ApiClient::new(&args.api, std::env::var(TOKEN_ENV).ok());
+    client.health().map_err(|e| format!("{}: {e}", args.api))?;
+    let ready = client.ready().map_err(|e| e.to_string())?;
+    println!("node {}: healthy, {}", args.api, if ready.ready { "ready" } else { "NOT ready" });
+    show(&ready)?;
+    if let Some(event) = &args.event {
+        let id = parse_id32(event).map(EventId).ok_or("an event id is 64 hex characters")?;
+        match client.status(&id).map_err(|e| e.to_string())? {
+            Some(view) => show(&view)?,
+            None => return Err(format!("the node does not know event {event}")),
+        }
+    } else {
+        let state = match args.state.as_deref() {
+            None => None,
+            Some(s) => Some(s.parse::<StateFilter>().map_err(|_| format!("unknown state `{s}`"))?),
+        };
+        show(&client.list(state, None, Some(args.limit)).map_err(|e| e.to_string())?)?;
+    }
+    Ok(())
+}
+
+/// Prints an API answer as indented JSON.
+fn show<T: serde::Serialize>(value: &T) -> Result<(), String> {
+    println!("{}", serde_json::to_string_pretty(value).map_err(|e| e.to_string())?);
+    Ok(())
 }
 
 /// `igra keygen --keystore PATH`.

@@ -25,7 +25,7 @@ use futures_lite::future;
 use igra_proto::envelope::peek_kind;
 use igra_proto::event::Event;
 use igra_proto::node::{BatchId, ChainRequest, Destination, EventStatus, EventUpdate, Input, Record};
-use igra_proto::{EventId, Instant, MemberIndex, Signer, UnixMs};
+use igra_proto::{EventId, Instant, MemberIndex, RejectReason, Signer, UnixMs};
 
 use crate::api::StateFilter;
 use crate::metrics::{Metrics, message_kind_name};
@@ -343,6 +343,8 @@ pub struct Runner {
     commands: Receiver<Command>,
     updates: Option<Sender<(Instant, EventUpdate)>>,
     metrics: Option<Arc<Metrics>>,
+    /// Gate refusals by reason already reported to the metrics.
+    rejections: [u64; RejectReason::ALL.len()],
     stats: RunnerStats,
 }
 
@@ -383,6 +385,7 @@ impl Runner {
                 commands,
                 updates: None,
                 metrics: None,
+                rejections: [0; RejectReason::ALL.len()],
                 stats: RunnerStats::default(),
             },
             handle,
@@ -427,6 +430,7 @@ impl Runner {
                         metrics.frame_in(kind_name(&frame), frame.len());
                     }
                     self.feed(Input::Frame(frame))?;
+                    self.count_rejections();
                 }
                 Wake::Storage(Ok(Durable { batches, elapsed, records })) => {
                     self.stats.batches += batches.len() as u64;
@@ -447,6 +451,23 @@ impl Runner {
                 }
                 Wake::Closed(source) => closed.push(source),
             }
+        }
+    }
+
+    /// Reports to the metrics the frames the node's gate refused since the last call, by reason. Costs
+    /// one comparison unless something was refused.
+    fn count_rejections(&mut self) {
+        let Some(metrics) = &self.metrics else { return };
+        let counters = self.driver.node().gate().counters();
+        if counters.rejected_total() == self.rejections.iter().sum::<u64>() {
+            return;
+        }
+        for (reason, seen) in RejectReason::ALL.iter().zip(self.rejections.iter_mut()) {
+            let now = counters.rejected(*reason);
+            for _ in *seen..now {
+                metrics.rejected(reason.name());
+            }
+            *seen = now;
         }
     }
 
