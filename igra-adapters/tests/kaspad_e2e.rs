@@ -190,7 +190,7 @@ async fn a_group_pays_a_batch_of_events_through_kaspad_and_survives_a_restart() 
     let rpc = node.connect().await;
     let mut paid = 0u64;
     for k in 0..EVENTS {
-        let address = address_for_script(&destination(1, k), Prefix::Simnet).unwrap().encode();
+        let address = address_for_script(&destination(config.seed, k), Prefix::Simnet).unwrap().encode();
         let outputs = rpc.utxos_by_addresses(&[address]).await.unwrap();
         assert_eq!(outputs.len(), 1, "event {k} paid once");
         assert_eq!(outputs[0].utxo.entry.amount, amount(k), "event {k} paid exactly");
