@@ -14,6 +14,7 @@ pub mod api;
 pub mod config;
 pub mod devnet;
 pub mod kaspa_json;
+pub mod kaspad;
 pub mod keystore;
 pub mod member;
 pub mod metrics;

@@ -1,0 +1,499 @@
+//! The Kaspa node adapter: a client of kaspad's wRPC JSON protocol over WebSocket that serves a runner
+//! as its [`ChainClient`].
+//!
+//! [`KaspadClient::start`] spawns (on tokio) one task that connects, checks the node (its network must
+//! be the group's, with `--utxoindex`; a mismatch is [`KaspadError::WrongNetwork`] and the client stays
+//! not ready), subscribes to `UtxosChanged` for the group's address and to `VirtualDaaScoreChanged`,
+//! sends a fresh UTXO snapshot, and then serves requests and turns notifications into the node's
+//! [`Input`]s (see [`news`] for how spenders are learned). When the node goes away the client reports
+//! not ready, redials with capped jittered [`Backoff`], and after every reconnect subscribes again and
+//! sends a fresh snapshot. Submissions that met a dead connection are retried after the reconnect.
+//! Wire shapes: docs/kaspad.md.
+
+pub mod news;
+pub mod rejection;
+pub mod rpc;
+pub mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_channel::{Receiver, Sender};
+use igra_proto::kaspa::address::Prefix;
+use igra_proto::kaspa::hashing::transaction_id;
+use igra_proto::kaspa::script::address_for_script;
+use igra_proto::kaspa::tx::{Outpoint, ScriptPublicKey, Transaction};
+use igra_proto::node::{ChainEvent, ChainRequest, Input};
+use igra_proto::{Network, TransactionId};
+use serde_json::json;
+
+pub use news::Known;
+pub use rejection::{SubmitOutcome, classify_rejection};
+pub use rpc::KaspadRpc;
+pub use wire::{FeeEstimate, Notification, ServerInfo, UtxoRecord};
+
+use crate::runner::ChainClient;
+use crate::transport::backoff::Backoff;
+
+/// Requests queued for the client beyond this are dropped (counted): the node asks again.
+pub const REQUEST_QUEUE: usize = 4_096;
+/// News queued for the runner beyond this is dropped (counted).
+pub const NEWS_QUEUE: usize = 65_536;
+/// Submissions kept for retry after a lost connection; the oldest is dropped beyond this.
+pub const MAX_RETRIES_HELD: usize = 1_024;
+
+/// Why the client could not talk to the node, or refused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KaspadError {
+    /// The connection could not be made.
+    Connect(String),
+    /// The connection closed.
+    Closed,
+    /// A call got no answer in time.
+    Timeout {
+        /// The method called.
+        method: &'static str,
+    },
+    /// The node answered with an error.
+    Rpc {
+        /// The method called.
+        method: &'static str,
+        /// The node's message.
+        message: String,
+    },
+    /// The node sent something the client cannot read.
+    Malformed {
+        /// The method, or `frame` for a frame that could not be sorted.
+        method: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The node serves another network than the group's.
+    WrongNetwork {
+        /// The group's network id.
+        expected: String,
+        /// The node's.
+        actual: String,
+    },
+    /// The node runs without `--utxoindex`.
+    NoUtxoIndex,
+    /// A bounded queue is full.
+    Busy,
+    /// [`KaspadClient::start`] was called outside a tokio runtime.
+    NoRuntime,
+}
+
+impl std::fmt::Display for KaspadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Connect(e) => write!(f, "cannot connect to kaspad: {e}"),
+            Self::Closed => f.write_str("the connection to kaspad closed"),
+            Self::Timeout { method } => write!(f, "kaspad did not answer {method} in time"),
+            Self::Rpc { method, message } => write!(f, "kaspad refused {method}: {message}"),
+            Self::Malformed { method, detail } => {
+                write!(f, "unreadable answer from kaspad ({method}): {detail}")
+            }
+            Self::WrongNetwork { expected, actual } => {
+                write!(f, "kaspad serves network {actual}, the group is on {expected}")
+            }
+            Self::NoUtxoIndex => f.write_str("kaspad runs without --utxoindex"),
+            Self::Busy => f.write_str("the kaspad client's queue is full"),
+            Self::NoRuntime => f.write_str("the kaspad client needs a tokio runtime"),
+        }
+    }
+}
+
+impl std::error::Error for KaspadError {}
+
+/// kaspad's `networkId` for `network`.
+pub fn network_id(network: Network) -> String {
+    match network {
+        Network::Mainnet => "mainnet".into(),
+        Network::Testnet { suffix } => format!("testnet-{suffix}"),
+        Network::Devnet => "devnet".into(),
+        Network::Simnet => "simnet".into(),
+    }
+}
+
+/// Where and how to reach the node.
+#[derive(Debug, Clone)]
+pub struct KaspadConfig {
+    /// `ws://host:port` of kaspad's `--rpclisten-json`.
+    pub url: String,
+    /// The group's network.
+    pub network: Network,
+    /// The group's script public key (its P2SH script).
+    pub group_script: ScriptPublicKey,
+    /// How long a connection attempt may take.
+    pub connect_timeout: Duration,
+    /// How long a call may wait for its answer.
+    pub call_timeout: Duration,
+    /// How often the node is asked whether it is alive and synced.
+    pub health_interval: Duration,
+    /// Redial schedule.
+    pub backoff: Backoff,
+}
+
+impl KaspadConfig {
+    /// Defaults for `url`: 5 s connect and call timeouts, a health check every 2 s, 100 ms doubling
+    /// to 5 s between redials.
+    pub fn new(url: impl Into<String>, network: Network, group_script: ScriptPublicKey) -> Self {
+        Self {
+            url: url.into(),
+            network,
+            group_script,
+            connect_timeout: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(5),
+            health_interval: Duration::from_secs(2),
+            backoff: Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(5) },
+        }
+    }
+}
+
+/// The client's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KaspadStats {
+    /// Sessions established (connected, checked, subscribed, snapshot sent).
+    pub sessions: u64,
+    /// Snapshots sent to the runner.
+    pub snapshots: u64,
+    /// Transactions submitted.
+    pub submitted: u64,
+    /// Submissions the node took or already had.
+    pub accepted: u64,
+    /// Submissions refused as double spends.
+    pub double_spends: u64,
+    /// Submissions refused for other reasons.
+    pub rejected: u64,
+    /// Removed group outputs whose spender the client could not learn.
+    pub unresolved_spends: u64,
+    /// News or requests dropped because a queue was full.
+    pub dropped: u64,
+    /// The last error, if the client is not ready because of it.
+    pub last_error: Option<KaspadError>,
+    /// The node's last reported virtual DAA score.
+    pub virtual_daa_score: u64,
+}
+
+struct Shared {
+    config: KaspadConfig,
+    address: String,
+    ready: AtomicBool,
+    stats: Mutex<KaspadStats>,
+    known: Mutex<Known>,
+    retries: Mutex<VecDeque<ChainRequest>>,
+    news: Sender<Input>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every guarded value is changed by whole operations only: a panic cannot leave it half-changed.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn stats(&self) -> MutexGuard<'_, KaspadStats> {
+        lock(&self.stats)
+    }
+
+    fn send(&self, input: Input) {
+        if self.news.try_send(input).is_err() && !self.news.is_closed() {
+            self.stats().dropped += 1;
+            tracing::warn!("kaspad news dropped: the runner's chain queue is full");
+        }
+    }
+
+    fn hold_for_retry(&self, request: ChainRequest) {
+        let mut retries = lock(&self.retries);
+        if retries.len() >= MAX_RETRIES_HELD {
+            retries.pop_front();
+            self.stats().dropped += 1;
+        }
+        retries.push_back(request);
+    }
+}
+
+/// The chain client of one member: cheap to clone, all clones share one connection task.
+#[derive(Clone)]
+pub struct KaspadClient {
+    requests: Sender<ChainRequest>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for KaspadClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KaspadClient").field("url", &self.shared.config.url).finish_non_exhaustive()
+    }
+}
+
+impl KaspadClient {
+    /// Starts the client's task on the current tokio runtime; news arrives on the returned receiver.
+    /// The task ends when every clone of the client is dropped.
+    pub fn start(config: KaspadConfig) -> Result<(Self, Receiver<Input>), KaspadError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| KaspadError::NoRuntime)?;
+        let address = address_for_script(&config.group_script, Prefix::from(config.network))
+            .ok_or_else(|| KaspadError::Malformed {
+                method: "config",
+                detail: "group script has no address".into(),
+            })?
+            .encode();
+        let (news, news_rx) = async_channel::bounded(NEWS_QUEUE);
+        let (requests, requests_rx) = async_channel::bounded(REQUEST_QUEUE);
+        let shared = Arc::new(Shared {
+            config,
+            address,
+            ready: AtomicBool::new(false),
+            stats: Mutex::new(KaspadStats::default()),
+            known: Mutex::new(Known::default()),
+            retries: Mutex::new(VecDeque::new()),
+            news,
+        });
+        runtime.spawn(run(Arc::clone(&shared), requests_rx));
+        Ok((Self { requests, shared }, news_rx))
+    }
+
+    /// The group's address as the node knows it.
+    pub fn address(&self) -> &str {
+        &self.shared.address
+    }
+
+    /// The client's counters.
+    pub fn stats(&self) -> KaspadStats {
+        self.shared.stats().clone()
+    }
+}
+
+impl ChainClient for KaspadClient {
+    fn request(&self, request: ChainRequest) {
+        if self.requests.try_send(request).is_err() {
+            self.shared.stats().dropped += 1;
+            tracing::warn!("kaspad request dropped: the client's queue is full");
+        }
+    }
+
+    fn ready(&self) -> bool {
+        self.shared.ready.load(Ordering::Acquire)
+    }
+}
+
+/// The connection task: sessions separated by backoff, until the client is dropped.
+async fn run(shared: Arc<Shared>, requests: Receiver<ChainRequest>) {
+    let mut attempt = 0u32;
+    loop {
+        let established = match session(&shared, &requests).await {
+            Ok(()) => return,
+            Err((established, e)) => {
+                shared.ready.store(false, Ordering::Release);
+                tracing::warn!(url = %shared.config.url, error = %e, "kaspad session ended; redialing");
+                shared.stats().last_error = Some(e);
+                established
+            }
+        };
+        if requests.is_closed() {
+            return;
+        }
+        attempt = if established { 0 } else { attempt.saturating_add(1) };
+        let delay = shared.config.backoff.delay(attempt, getrandom::u64().unwrap_or_default());
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// One connection: `Ok` when the client was dropped; otherwise the error and whether the session got
+/// as far as being ready (which resets the backoff).
+async fn session(shared: &Arc<Shared>, requests: &Receiver<ChainRequest>) -> Result<(), (bool, KaspadError)> {
+    let config = &shared.config;
+    let fail = |e| (false, e);
+    let (rpc, mut notes) =
+        KaspadRpc::connect(&config.url, config.connect_timeout, config.call_timeout).await.map_err(fail)?;
+    check(&rpc.server_info().await.map_err(fail)?, config.network).map_err(fail)?;
+    rpc.subscribe(json!({"UtxosChanged": {"addresses": [shared.address]}})).await.map_err(fail)?;
+    rpc.subscribe(json!({"VirtualDaaScoreChanged": {}})).await.map_err(fail)?;
+    snapshot(shared, &rpc).await.map_err(fail)?;
+    shared.ready.store(true, Ordering::Release);
+    {
+        let mut stats = shared.stats();
+        stats.sessions += 1;
+        stats.last_error = None;
+    }
+    tracing::info!(url = %config.url, address = %shared.address, "kaspad session ready");
+    let held: Vec<ChainRequest> = lock(&shared.retries).drain(..).collect();
+    for request in held {
+        serve(shared, &rpc, request);
+    }
+    let mut health = tokio::time::interval(config.health_interval);
+    health.tick().await;
+    let lost = |e| (true, e);
+    loop {
+        tokio::select! {
+            note = notes.recv() => {
+                let Some(note) = note else { return Err(lost(KaspadError::Closed)) };
+                on_notification(shared, &rpc, note);
+                if rpc.lost_notifications() {
+                    serve(shared, &rpc, ChainRequest::FetchUtxos);
+                }
+            }
+            request = requests.recv() => match request {
+                Ok(request) => serve(shared, &rpc, request),
+                Err(_) => return Ok(()),
+            },
+            _ = health.tick() => {
+                let info = rpc.server_info().await.map_err(lost)?;
+                check(&info, config.network).map_err(lost)?;
+                shared.ready.store(info.is_synced, Ordering::Release);
+                let newer = {
+                    let mut stats = shared.stats();
+                    let newer = info.virtual_daa_score > stats.virtual_daa_score;
+                    stats.virtual_daa_score = stats.virtual_daa_score.max(info.virtual_daa_score);
+                    newer
+                };
+                if newer {
+                    shared.send(Input::Chain(ChainEvent::DaaScore(info.virtual_daa_score)));
+                }
+            }
+        }
+    }
+}
+
+/// Refuses a node on another network or without a UTXO index.
+fn check(info: &ServerInfo, network: Network) -> Result<(), KaspadError> {
+    let expected = network_id(network);
+    if info.network_id != expected {
+        return Err(KaspadError::WrongNetwork { expected, actual: info.network_id.clone() });
+    }
+    if !info.has_utxo_index {
+        return Err(KaspadError::NoUtxoIndex);
+    }
+    Ok(())
+}
+
+/// Sends the runner the group's outputs now.
+async fn snapshot(shared: &Shared, rpc: &KaspadRpc) -> Result<(), KaspadError> {
+    let score = rpc.virtual_daa_score().await?;
+    let records = rpc.utxos_by_addresses(std::slice::from_ref(&shared.address)).await?;
+    let script = &shared.config.group_script;
+    let utxos =
+        records.into_iter().map(|r| r.utxo).filter(|u| u.entry.script_public_key == *script).collect();
+    {
+        let mut stats = shared.stats();
+        stats.snapshots += 1;
+        stats.virtual_daa_score = stats.virtual_daa_score.max(score);
+    }
+    shared.send(Input::Utxos { utxos, virtual_daa_score: score });
+    Ok(())
+}
+
+/// Starts serving `request` in its own task (each call is bounded by the call timeout).
+fn serve(shared: &Arc<Shared>, rpc: &KaspadRpc, request: ChainRequest) {
+    let (shared, rpc) = (Arc::clone(shared), rpc.clone());
+    tokio::spawn(async move {
+        match request {
+            ChainRequest::FetchUtxos => {
+                if let Err(e) = snapshot(&shared, &rpc).await {
+                    tracing::warn!(error = %e, "kaspad snapshot failed; the next session sends one");
+                }
+            }
+            ChainRequest::Submit { event_id, transaction } => {
+                submit(&shared, &rpc, event_id, transaction).await;
+            }
+        }
+    });
+}
+
+async fn submit(shared: &Arc<Shared>, rpc: &KaspadRpc, event_id: igra_proto::EventId, tx: Transaction) {
+    let id = transaction_id(&tx);
+    lock(&shared.known).remember(id, tx.clone());
+    shared.stats().submitted += 1;
+    let outcome = match rpc.submit_transaction(&tx).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::warn!(%event_id, transaction = %id, error = %e, "submission not delivered; retried after reconnect");
+            shared.hold_for_retry(ChainRequest::Submit { event_id, transaction: tx });
+            return;
+        }
+    };
+    tracing::debug!(%event_id, transaction = %id, %outcome, "kaspad submission");
+    match outcome {
+        SubmitOutcome::Accepted { .. } | SubmitOutcome::AlreadyInMempool => shared.stats().accepted += 1,
+        SubmitOutcome::AlreadyAccepted => {
+            shared.stats().accepted += 1;
+            let inputs: Vec<Outpoint> = tx.inputs.iter().map(|i| i.previous_outpoint).collect();
+            verify(shared, rpc, id, &inputs).await;
+        }
+        SubmitOutcome::DoubleSpend { outpoint, spender } => {
+            shared.stats().double_spends += 1;
+            tracing::info!(%event_id, transaction = %id, ?outpoint, ?spender, "double spend refused");
+            // Remember the spender, so that its acceptance is recognised as the spend of our inputs.
+            if let Some(spender) = spender {
+                match rpc.mempool_transaction(spender).await {
+                    Ok(Some(other)) => lock(&shared.known).remember(spender, other),
+                    Ok(None) => tracing::debug!(%spender, "double spender already left the mempool"),
+                    Err(e) => tracing::warn!(%spender, error = %e, "cannot fetch the double spender"),
+                }
+            }
+        }
+        other => {
+            shared.stats().rejected += 1;
+            tracing::warn!(%event_id, transaction = %id, outcome = %other, "kaspad refused a transaction");
+        }
+    }
+}
+
+fn on_notification(shared: &Arc<Shared>, rpc: &KaspadRpc, note: Notification) {
+    match note {
+        Notification::VirtualDaaScore(score) => {
+            {
+                let mut stats = shared.stats();
+                stats.virtual_daa_score = stats.virtual_daa_score.max(score);
+            }
+            shared.send(Input::Chain(ChainEvent::DaaScore(score)));
+        }
+        Notification::UtxosChanged { added, removed } => {
+            let resolution = news::resolve(&lock(&shared.known), &added, &removed);
+            for event in resolution.news {
+                shared.send(Input::Chain(event));
+            }
+            if !resolution.unresolved.is_empty() {
+                shared.stats().unresolved_spends += resolution.unresolved.len() as u64;
+                tracing::info!(outputs = ?resolution.unresolved, "group outputs spent by a transaction this client does not know");
+            }
+            for (id, spent) in resolution.verify {
+                let (shared, rpc) = (Arc::clone(shared), rpc.clone());
+                tokio::spawn(async move { verify(&shared, &rpc, id, &spent).await });
+            }
+        }
+    }
+}
+
+/// Checks in the UTXO index whether remembered transaction `id` was accepted (an output of it exists)
+/// and if so reports it and the outputs it spent.
+async fn verify(shared: &Shared, rpc: &KaspadRpc, id: TransactionId, spent: &[Outpoint]) {
+    let prefix = Prefix::from(shared.config.network);
+    let addresses: Vec<String> = {
+        let known = lock(&shared.known);
+        let Some(tx) = known.get(&id) else { return };
+        let mut list: Vec<String> = tx
+            .outputs
+            .iter()
+            .filter_map(|o| address_for_script(&o.script_public_key, prefix).map(|a| a.encode()))
+            .collect();
+        list.dedup();
+        list
+    };
+    match rpc.utxos_by_addresses(&addresses).await {
+        Ok(records) => {
+            if let Some(found) = records.iter().find(|r| r.utxo.outpoint.transaction_id == id) {
+                for event in news::verified(id, found.utxo.entry.block_daa_score, spent) {
+                    shared.send(Input::Chain(event));
+                }
+            } else {
+                shared.stats().unresolved_spends += spent.len() as u64;
+                tracing::info!(transaction = %id, "no output of the transaction is in the UTXO index; spender unresolved");
+            }
+        }
+        Err(e) => tracing::warn!(transaction = %id, error = %e, "cannot verify an acceptance"),
+    }
+}

@@ -1,0 +1,230 @@
+//! From kaspad's `UtxosChanged` notifications to the node's [`ChainEvent`]s.
+//!
+//! A notification lists the group's outputs the virtual chain created (`added`) and spent (`removed`),
+//! but not *which* transaction spent a removed output. The client learns spenders this way:
+//!
+//! 1. every added output names its creating transaction: that transaction was accepted at the output's
+//!    `blockDaaScore` ([`ChainEvent::Accepted`]); the group's templates pay change to the group, so a
+//!    template with change is recognised here by every member, submitter or not;
+//! 2. the client remembers each transaction it submitted, and each transaction a double-spend
+//!    rejection named as the spender (fetched from the node's mempool), in [`Known`]. A removed output
+//!    spent by a remembered transaction whose outputs are among `added` is a [`ChainEvent::Spent`] at
+//!    once;
+//! 3. otherwise (a remembered transaction without change, e.g. an exact payment) the client asks the
+//!    UTXO index for the remembered transaction's other outputs (its payees' addresses): an output with
+//!    its id proves its acceptance and gives the DAA score. This fails only if every such output was
+//!    spent again before the query;
+//! 4. a removed output no remembered transaction spends is *not* reported: the spender is unknown, and
+//!    guessing (say, the one transaction of the same notification) could name the wrong transaction and
+//!    kill a template that was in fact paid. It is counted as unresolved and logged.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use igra_proto::TransactionId;
+use igra_proto::kaspa::tx::{Outpoint, Transaction};
+use igra_proto::node::ChainEvent;
+
+use super::wire::UtxoRecord;
+
+/// Transactions remembered for spender lookups; the oldest is forgotten beyond this.
+pub const MAX_KNOWN_TRANSACTIONS: usize = 8_192;
+
+/// Transactions the client knows the inputs of.
+#[derive(Debug, Default)]
+pub struct Known {
+    transactions: HashMap<TransactionId, Transaction>,
+    order: VecDeque<TransactionId>,
+    spenders: HashMap<Outpoint, Vec<TransactionId>>,
+}
+
+impl Known {
+    /// Remembers `tx` (id `id`), forgetting the oldest beyond [`MAX_KNOWN_TRANSACTIONS`].
+    pub fn remember(&mut self, id: TransactionId, tx: Transaction) {
+        if self.transactions.contains_key(&id) {
+            return;
+        }
+        for input in &tx.inputs {
+            self.spenders.entry(input.previous_outpoint).or_default().push(id);
+        }
+        self.transactions.insert(id, tx);
+        self.order.push_back(id);
+        while self.order.len() > MAX_KNOWN_TRANSACTIONS {
+            let Some(old) = self.order.pop_front() else { break };
+            let Some(tx) = self.transactions.remove(&old) else { continue };
+            for input in &tx.inputs {
+                if let Some(ids) = self.spenders.get_mut(&input.previous_outpoint) {
+                    ids.retain(|i| *i != old);
+                    if ids.is_empty() {
+                        self.spenders.remove(&input.previous_outpoint);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The remembered transaction `id`.
+    pub fn get(&self, id: &TransactionId) -> Option<&Transaction> {
+        self.transactions.get(id)
+    }
+
+    /// How many transactions are remembered.
+    pub fn len(&self) -> usize {
+        self.transactions.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.transactions.is_empty()
+    }
+
+    fn spenders_of(&self, outpoint: &Outpoint) -> &[TransactionId] {
+        self.spenders.get(outpoint).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// What one notification tells, and what remains to be found out.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Resolution {
+    /// News for the node, in order.
+    pub news: Vec<ChainEvent>,
+    /// Remembered transactions whose acceptance must be checked against the UTXO index, with the
+    /// removed outputs they would have spent.
+    pub verify: BTreeMap<TransactionId, Vec<Outpoint>>,
+    /// Removed outputs with no known spender.
+    pub unresolved: Vec<Outpoint>,
+}
+
+/// Resolves one `UtxosChanged` notification against `known`.
+pub fn resolve(known: &Known, added: &[UtxoRecord], removed: &[UtxoRecord]) -> Resolution {
+    let mut accepted: BTreeMap<TransactionId, u64> = BTreeMap::new();
+    let mut out = Resolution::default();
+    for record in added {
+        let id = record.utxo.outpoint.transaction_id;
+        if let std::collections::btree_map::Entry::Vacant(slot) = accepted.entry(id) {
+            slot.insert(record.utxo.entry.block_daa_score);
+            out.news.push(ChainEvent::Accepted {
+                transaction_id: id,
+                daa_score: record.utxo.entry.block_daa_score,
+            });
+        }
+    }
+    for record in removed {
+        let outpoint = record.utxo.outpoint;
+        let candidates = known.spenders_of(&outpoint);
+        if let Some((&by, &daa_score)) = candidates.iter().find_map(|id| accepted.get_key_value(id)) {
+            out.news.push(ChainEvent::Spent { outpoint, by, daa_score });
+        } else if candidates.is_empty() {
+            out.unresolved.push(outpoint);
+        } else {
+            for id in candidates {
+                out.verify.entry(*id).or_default().push(outpoint);
+            }
+        }
+    }
+    out
+}
+
+/// The news once `id` is found accepted at `daa_score`: its acceptance, then each output it spent.
+pub fn verified(id: TransactionId, daa_score: u64, spent: &[Outpoint]) -> Vec<ChainEvent> {
+    std::iter::once(ChainEvent::Accepted { transaction_id: id, daa_score })
+        .chain(spent.iter().map(|&outpoint| ChainEvent::Spent { outpoint, by: id, daa_score }))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use igra_proto::kaspa::tx::{ScriptPublicKey, SubnetworkId, TransactionInput, UtxoEntry};
+    use igra_proto::template::Utxo;
+
+    fn txid(b: u8) -> TransactionId {
+        TransactionId([b; 32])
+    }
+
+    fn op(b: u8, index: u32) -> Outpoint {
+        Outpoint { transaction_id: txid(b), index }
+    }
+
+    fn record(outpoint: Outpoint, daa: u64) -> UtxoRecord {
+        let entry = UtxoEntry {
+            amount: 1,
+            script_public_key: ScriptPublicKey { version: 0, script: vec![] },
+            block_daa_score: daa,
+            is_coinbase: false,
+        };
+        UtxoRecord { address: None, utxo: Utxo { outpoint, entry } }
+    }
+
+    fn spending(outpoints: &[Outpoint]) -> Transaction {
+        Transaction {
+            version: 0,
+            inputs: outpoints
+                .iter()
+                .map(|&previous_outpoint| TransactionInput {
+                    previous_outpoint,
+                    signature_script: vec![],
+                    sequence: 0,
+                    sig_op_count: 1,
+                })
+                .collect(),
+            outputs: vec![],
+            lock_time: 0,
+            subnetwork_id: SubnetworkId::NATIVE,
+            gas: 0,
+            payload: vec![],
+            storage_mass: 0,
+        }
+    }
+
+    #[test]
+    fn change_names_the_spender_of_remembered_inputs() {
+        let mut known = Known::default();
+        known.remember(txid(7), spending(&[op(1, 0), op(1, 1)]));
+        let r = resolve(&known, &[record(op(7, 1), 50)], &[record(op(1, 0), 3), record(op(1, 1), 3)]);
+        assert_eq!(
+            r.news,
+            vec![
+                ChainEvent::Accepted { transaction_id: txid(7), daa_score: 50 },
+                ChainEvent::Spent { outpoint: op(1, 0), by: txid(7), daa_score: 50 },
+                ChainEvent::Spent { outpoint: op(1, 1), by: txid(7), daa_score: 50 },
+            ]
+        );
+        assert!(r.verify.is_empty() && r.unresolved.is_empty());
+    }
+
+    #[test]
+    fn no_change_asks_for_verification_and_strangers_stay_unresolved() {
+        let mut known = Known::default();
+        known.remember(txid(7), spending(&[op(1, 0)]));
+        // Another transaction's change in the same notification must not be taken for the spender.
+        let r = resolve(&known, &[record(op(9, 1), 50)], &[record(op(1, 0), 3), record(op(2, 0), 3)]);
+        assert_eq!(r.news, vec![ChainEvent::Accepted { transaction_id: txid(9), daa_score: 50 }]);
+        assert_eq!(r.verify.get(&txid(7)), Some(&vec![op(1, 0)]));
+        assert_eq!(r.unresolved, vec![op(2, 0)]);
+        assert_eq!(
+            verified(txid(7), 60, &[op(1, 0)]),
+            vec![
+                ChainEvent::Accepted { transaction_id: txid(7), daa_score: 60 },
+                ChainEvent::Spent { outpoint: op(1, 0), by: txid(7), daa_score: 60 },
+            ]
+        );
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let mut known = Known::default();
+        for i in 0..=MAX_KNOWN_TRANSACTIONS {
+            let mut id = [0u8; 32];
+            id[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let mut input = [1u8; 32];
+            input[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            known.remember(
+                TransactionId(id),
+                spending(&[Outpoint { transaction_id: TransactionId(input), index: 0 }]),
+            );
+        }
+        assert_eq!(known.len(), MAX_KNOWN_TRANSACTIONS);
+        assert!(known.get(&TransactionId([0; 32])).is_none());
+        assert_eq!(known.spenders.len(), MAX_KNOWN_TRANSACTIONS);
+    }
+}

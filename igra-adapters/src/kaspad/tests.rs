@@ -1,0 +1,330 @@
+//! The client against a fake kaspad: a tokio-tungstenite server on loopback that answers the calls the
+//! client makes, with recorded node texts, and can push frames or drop the connection.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use igra_proto::kaspa::script::pay_to_script_hash;
+use igra_proto::kaspa::tx::{SubnetworkId, TransactionInput, TransactionOutput};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::*;
+
+const TXID: &str = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf";
+
+fn group_script() -> ScriptPublicKey {
+    pay_to_script_hash(&[0x51])
+}
+
+/// A fake node: what it answers, what it was asked, and a line to the current connection.
+#[derive(Clone)]
+struct Fake {
+    url: String,
+    network: &'static str,
+    submit_error: Arc<Mutex<Option<String>>>,
+    calls: Arc<Mutex<Vec<String>>>,
+    push: Arc<Mutex<Option<mpsc::Sender<Option<String>>>>>,
+}
+
+impl Fake {
+    async fn start(network: &'static str) -> Self {
+        Self::on(TcpListener::bind("127.0.0.1:0").await.unwrap(), network)
+    }
+
+    fn on(listener: TcpListener, network: &'static str) -> Self {
+        let fake = Self {
+            url: format!("ws://{}", listener.local_addr().unwrap()),
+            network,
+            submit_error: Arc::default(),
+            calls: Arc::default(),
+            push: Arc::default(),
+        };
+        let serving = fake.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let Ok(ws) = tokio_tungstenite::accept_async(socket).await else { continue };
+                let (tx, rx) = mpsc::channel(16);
+                *serving.push.lock().unwrap() = Some(tx);
+                tokio::spawn(serving.clone().connection(ws, rx));
+            }
+        });
+        fake
+    }
+
+    async fn connection(
+        self,
+        ws: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+        mut push: mpsc::Receiver<Option<String>>,
+    ) {
+        let (mut sink, mut stream) = ws.split();
+        loop {
+            tokio::select! {
+                frame = stream.next() => {
+                    let Some(Ok(Message::Text(text))) = frame else { return };
+                    let request: Value = serde_json::from_str(text.as_str()).unwrap();
+                    let method = request["method"].as_str().unwrap().to_owned();
+                    self.calls.lock().unwrap().push(method.clone());
+                    let mut reply = json!({"id": request["id"], "method": method});
+                    match self.answer(&method) {
+                        Ok(params) => reply["params"] = params,
+                        Err(message) => reply["error"] = json!({"code": 0, "message": message, "data": null}),
+                    }
+                    if sink.send(Message::text(reply.to_string())).await.is_err() {
+                        return;
+                    }
+                }
+                pushed = push.recv() => match pushed {
+                    Some(Some(text)) => drop(sink.send(Message::text(text)).await),
+                    // `None` drops the connection.
+                    Some(None) | None => return,
+                },
+            }
+        }
+    }
+
+    fn answer(&self, method: &str) -> Result<Value, String> {
+        match method {
+            "getServerInfo" => Ok(json!({"rpcApiVersion": 1, "rpcApiRevision": 0, "serverVersion": "fake",
+                "networkId": self.network, "hasUtxoIndex": true, "isSynced": true, "virtualDaaScore": 100})),
+            "getBlockDagInfo" => Ok(json!({"network": self.network, "virtualDaaScore": 100})),
+            "subscribe" => Ok(json!({"id": 1})),
+            "getUtxosByAddresses" => Ok(json!({"entries": [entry(TXID, 0, 5)]})),
+            "submitTransaction" => match self.submit_error.lock().unwrap().clone() {
+                Some(message) => Err(message),
+                None => Ok(json!({"transactionId": TXID})),
+            },
+            _ => Err(format!("unknown method {method}")),
+        }
+    }
+
+    async fn send(&self, frame: Option<String>) {
+        let push = self.push.lock().unwrap().clone();
+        push.unwrap().send(frame).await.unwrap();
+    }
+
+    fn count(&self, method: &str) -> usize {
+        self.calls.lock().unwrap().iter().filter(|m| *m == method).count()
+    }
+}
+
+fn entry(txid: &str, index: u32, daa: u64) -> Value {
+    let spk = format!("0000{}", hex::encode(&group_script().script));
+    json!({"address": "kaspasim:x", "outpoint": {"transactionId": txid, "index": index},
+        "utxoEntry": {"amount": 1_000_000_000u64, "scriptPublicKey": spk, "blockDaaScore": daa,
+        "isCoinbase": false, "covenantId": null}})
+}
+
+fn config(url: &str) -> KaspadConfig {
+    KaspadConfig {
+        connect_timeout: Duration::from_millis(500),
+        call_timeout: Duration::from_millis(500),
+        health_interval: Duration::from_millis(200),
+        backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(100) },
+        ..KaspadConfig::new(url, Network::Simnet, group_script())
+    }
+}
+
+async fn next(news: &Receiver<Input>) -> Input {
+    tokio::time::timeout(Duration::from_secs(5), news.recv()).await.expect("news in time").expect("open")
+}
+
+/// The next input that is not a DAA score (the health check reports those too).
+async fn next_news(news: &Receiver<Input>) -> Input {
+    loop {
+        match next(news).await {
+            Input::Chain(ChainEvent::DaaScore(_)) => {}
+            other => return other,
+        }
+    }
+}
+
+async fn until(what: impl Fn() -> bool) {
+    for _ in 0..250 {
+        if what() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("condition not reached in 5 s");
+}
+
+fn spend(outpoint: Outpoint, to: ScriptPublicKey) -> Transaction {
+    Transaction {
+        version: 0,
+        inputs: vec![TransactionInput {
+            previous_outpoint: outpoint,
+            signature_script: vec![1, 2],
+            sequence: 0,
+            sig_op_count: 1,
+        }],
+        outputs: vec![TransactionOutput { value: 900_000_000, script_public_key: to }],
+        lock_time: 0,
+        subnetwork_id: SubnetworkId::NATIVE,
+        gas: 0,
+        payload: vec![],
+        storage_mass: 0,
+    }
+}
+
+#[tokio::test]
+async fn a_node_that_is_down_leaves_the_client_not_ready_until_it_comes_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let (client, news) = KaspadClient::start(config(&format!("ws://{addr}"))).unwrap();
+    until(|| matches!(client.stats().last_error, Some(KaspadError::Connect(_)))).await;
+    assert!(!client.ready());
+    let fake = Fake::on(TcpListener::bind(addr).await.unwrap(), "simnet");
+    let Input::Utxos { utxos, virtual_daa_score } = next_news(&news).await else { panic!("no snapshot") };
+    assert_eq!((utxos.len(), virtual_daa_score), (1, 100));
+    until(|| client.ready()).await;
+    assert_eq!(fake.count("subscribe"), 2);
+    assert_eq!(client.stats().last_error, None);
+}
+
+#[tokio::test]
+async fn a_node_on_another_network_is_refused_with_a_typed_error() {
+    let fake = Fake::start("mainnet").await;
+    let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
+    let expected = KaspadError::WrongNetwork { expected: "simnet".into(), actual: "mainnet".into() };
+    until(|| client.stats().last_error.as_ref() == Some(&expected)).await;
+    assert!(!client.ready());
+    assert!(news.is_empty(), "nothing is reported from a refused node");
+    assert_eq!(fake.count("subscribe"), 0);
+    assert!(expected.to_string().contains("mainnet"));
+}
+
+#[tokio::test]
+async fn malformed_frames_are_skipped_and_the_client_keeps_going() {
+    let fake = Fake::start("simnet").await;
+    let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    fake.send(Some("not json at all".into())).await;
+    fake.send(Some(
+        json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {"added": 7}}}).to_string(),
+    ))
+    .await;
+    fake.send(Some(json!({"id": 99999, "method": "ghost", "params": {}}).to_string())).await;
+    let daa = json!({"method": "virtualDaaScoreChangedNotification",
+        "params": {"VirtualDaaScoreChanged": {"virtualDaaScore": 4242}}});
+    fake.send(Some(daa.to_string())).await;
+    loop {
+        if let Input::Chain(ChainEvent::DaaScore(4242)) = next(&news).await {
+            break;
+        }
+    }
+    assert!(client.ready());
+    assert_eq!(client.stats().sessions, 1, "a bad frame does not cost the connection");
+}
+
+#[tokio::test]
+async fn after_a_dropped_connection_it_resubscribes_and_sends_a_fresh_snapshot() {
+    let fake = Fake::start("simnet").await;
+    let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    fake.send(None).await;
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    until(|| client.stats().sessions == 2).await;
+    assert_eq!(fake.count("subscribe"), 4);
+    assert!(client.ready());
+}
+
+#[tokio::test]
+async fn a_submitted_transaction_is_reported_accepted_and_spending_from_its_change() {
+    let fake = Fake::start("simnet").await;
+    let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    let input = Outpoint { transaction_id: TransactionId([1; 32]), index: 0 };
+    let tx = spend(input, group_script());
+    let id = transaction_id(&tx);
+    client.request(ChainRequest::Submit { event_id: igra_proto::EventId([9; 32]), transaction: tx });
+    until(|| client.stats().accepted == 1).await;
+    let note = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
+        "added": [entry(&id.to_string(), 0, 321)],
+        "removed": [entry(&hex::encode([1u8; 32]), 0, 5), entry(&hex::encode([2u8; 32]), 0, 5)]}}});
+    fake.send(Some(note.to_string())).await;
+    assert_eq!(
+        next_news(&news).await,
+        Input::Chain(ChainEvent::Accepted { transaction_id: id, daa_score: 321 })
+    );
+    assert_eq!(
+        next_news(&news).await,
+        Input::Chain(ChainEvent::Spent { outpoint: input, by: id, daa_score: 321 })
+    );
+    until(|| client.stats().unresolved_spends == 1).await;
+}
+
+#[tokio::test]
+async fn every_recorded_rejection_maps_to_its_outcome() {
+    let fake = Fake::start("simnet").await;
+    let (rpc, _notes) =
+        KaspadRpc::connect(&fake.url, Duration::from_secs(1), Duration::from_secs(1)).await.unwrap();
+    let tx = spend(Outpoint { transaction_id: TransactionId([1; 32]), index: 0 }, group_script());
+    let id = transaction_id(&tx);
+    let other = TransactionId([3; 32]);
+    let outpoint = Outpoint { transaction_id: TransactionId([1; 32]), index: 0 };
+    let cases = [
+        (format!("transaction {id} is already in the mempool"), SubmitOutcome::AlreadyInMempool),
+        (format!("transaction {id} was already accepted by the consensus"), SubmitOutcome::AlreadyAccepted),
+        (
+            format!(
+                "output ({}, 0) already spent by transaction {other} in the mempool",
+                outpoint.transaction_id
+            ),
+            SubmitOutcome::DoubleSpend { outpoint: Some(outpoint), spender: Some(other) },
+        ),
+        (format!("transaction {id} is an orphan where orphan is disallowed"), SubmitOutcome::MissingInputs),
+        (
+            format!(
+                "transaction {id} is not standard: transaction has 10 fees which is under the required amount of 4217"
+            ),
+            SubmitOutcome::InsufficientFee { fee: Some(10), required: Some(4217) },
+        ),
+        (
+            format!("transaction {id} is not standard: transaction input 0: non-standard script form"),
+            SubmitOutcome::NonStandard {
+                reason: format!(
+                    "transaction {id} is not standard: transaction input 0: non-standard script form"
+                ),
+            },
+        ),
+    ];
+    for (reason, expected) in cases {
+        *fake.submit_error.lock().unwrap() = Some(format!("Rejected transaction {id}: {reason}"));
+        assert_eq!(rpc.submit_transaction(&tx).await.unwrap(), expected, "{reason}");
+    }
+    *fake.submit_error.lock().unwrap() = None;
+    let accepted = rpc.submit_transaction(&tx).await.unwrap();
+    assert!(
+        matches!(accepted, SubmitOutcome::Accepted { transaction_id } if transaction_id.to_string() == TXID)
+    );
+    assert!(matches!(rpc.call("noSuchMethod", json!({})).await, Err(KaspadError::Rpc { .. })));
+}
+
+#[tokio::test]
+async fn calls_time_out_and_fail_when_the_connection_closes() {
+    // A server that accepts the WebSocket and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(socket).await.unwrap();
+        let _ = ws.next().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(ws);
+    });
+    let (rpc, _notes) =
+        KaspadRpc::connect(&url, Duration::from_secs(1), Duration::from_millis(100)).await.unwrap();
+    assert_eq!(rpc.server_info().await, Err(KaspadError::Timeout { method: "getServerInfo" }));
+    until(|| rpc.is_closed()).await;
+    assert_eq!(rpc.server_info().await, Err(KaspadError::Closed));
+}
+
+#[test]
+fn starting_outside_a_runtime_is_a_typed_error() {
+    assert!(matches!(KaspadClient::start(config("ws://127.0.0.1:1")), Err(KaspadError::NoRuntime)));
+}
