@@ -8,7 +8,7 @@
 //! of every section and field is `docs/operations.md`; `docs/examples/node.toml` is a complete example.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use igra_proto::event::evm::EvmAddress;
 use igra_proto::event::hyperlane::{HyperlaneConfig, HyperlaneOrigin};
@@ -108,14 +108,23 @@ impl NodeFile {
         Ok(file)
     }
 
-    /// The boot epoch file's path: `node.boot_epoch_file`, inside `node.data_dir` if relative.
-    pub fn boot_epoch_path(&self) -> PathBuf {
-        self.node.data_dir.join(&self.node.boot_epoch_file)
-    }
-
     /// igra-proto's node configuration, validated by igra-proto's own rules.
     pub fn node_config(&self) -> Result<NodeConfig, ConfigError> {
         check_address("node.listen", &self.node.listen)?;
+        let url = &self.kaspad.url;
+        let authority = url.strip_prefix("ws://").unwrap_or_default();
+        if authority.is_empty() || check_address("kaspad.url", authority.trim_end_matches('/')).is_err() {
+            return Err(ConfigError::invalid("kaspad.url", format!("`{url}` is not ws://host:port")));
+        }
+        if let Some(api) = &self.api {
+            check_address("api.listen", &api.listen)?;
+            if !(api.rate_per_second.is_finite() && api.rate_per_second > 0.0) {
+                return Err(ConfigError::invalid("api.rate_per_second", "must be a positive number"));
+            }
+            if api.rate_burst == 0 {
+                return Err(ConfigError::invalid("api.rate_burst", "must be at least 1"));
+            }
+        }
         if self.node.max_events_in_flight == 0 {
             return Err(ConfigError::invalid("node.max_events_in_flight", "must be at least 1"));
         }

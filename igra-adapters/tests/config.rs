@@ -42,7 +42,8 @@ const OPERATOR_1: &str = "1d5c8ea07bbe9deb18316af84bb2680c8c720c41557b1b794b435f
 #[test]
 fn example_loads_and_starts_a_node() {
     let file = NodeFile::load(&example_path()).unwrap();
-    assert_eq!(file.boot_epoch_path(), Path::new("/var/lib/igra/boot_epoch"));
+    assert_eq!(file.kaspad.url, "ws://127.0.0.1:17210");
+    assert_eq!(file.api.as_ref().map(|a| a.listen.as_str()), Some("127.0.0.1:7200"));
     let config = file.node_config().unwrap();
     assert_eq!(config.me, MemberIndex(0));
     assert_eq!(config.group.config().network, Network::Testnet { suffix: 10 });
@@ -197,4 +198,13 @@ fn omitted_optional_sections_take_defaults() {
     let config = file.node_config().unwrap();
     assert_eq!(config.template_policy, igra_proto::template::TemplatePolicy::default());
     assert_eq!(config.timing, igra_proto::node::Timing::default());
+}
+
+#[test]
+fn kaspad_and_api_sections_are_checked() {
+    refused("url = \"ws://127.0.0.1:17210\"", "url = \"http://127.0.0.1:17210\"", "kaspad.url");
+    refused("url = \"ws://127.0.0.1:17210\"", "url = \"ws://\"", "kaspad.url");
+    refused("listen = \"127.0.0.1:7200\"", "listen = \"localhost\"", "api.listen");
+    refused("rate_per_second = 50 ", "rate_per_second = 0 ", "api.rate_per_second");
+    refused("rate_burst = 100", "rate_burst = 0", "api.rate_burst");
 }

@@ -6,17 +6,25 @@
 //!   into a new keystore under the passphrase in `IGRA_KEYSTORE_PASSPHRASE`, and prints the member's
 //!   public keys as a `[[group.members]]` entry for the node file.
 
+use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use igra_adapters::api::client::ApiClient;
-use igra_adapters::api::{StateFilter, view::parse_id32};
+use igra_adapters::api::{ApiConfig, RateConfig, StateFilter, view::parse_id32};
+use igra_adapters::config::NodeFile;
 use igra_adapters::devnet::{self, DevnetConfig};
+use igra_adapters::kaspad::{KaspadClient, KaspadConfig};
 use igra_adapters::keystore::{KdfParams, Keystore};
+use igra_adapters::member::{Member, MemberSpec, SharedSigner};
+use igra_adapters::runner::Clock;
 use igra_adapters::runner::{Smol, Tokio};
-use igra_proto::{EventId, Signer};
+use igra_adapters::storage::LmdbOptions;
+use igra_proto::kaspa::script::MultisigScript;
+use igra_proto::{EventId, MemberIndex, Signer};
 use zeroize::Zeroizing;
 
 /// The environment variable holding the keystore's file passphrase.
@@ -35,6 +43,13 @@ enum Command {
     /// Run a whole signer group in this process against an in-process chain, submit attested events
     /// and show their progress.
     Devnet(DevnetArgs),
+    /// Run this member: the node file names its keys, database, peers, Kaspa node and API; the
+    /// keystore passphrase is read from `IGRA_KEYSTORE_PASSPHRASE`. Stops on Ctrl-C or SIGTERM.
+    Run {
+        /// The node file (TOML; see docs/operations.md).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Ask a running node's HTTP API: health, readiness, and one event's audit trail or a page of
     /// events.
     Status(StatusArgs),
@@ -116,11 +131,13 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
         Command::Devnet(args) => run_devnet(&args),
         Command::Keygen { keystore } => keygen(&keystore),
         Command::Status(args) => status(&args),
+        Command::Run { config } => run(&config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -172,6 +189,97 @@ fn run_devnet(args: &DevnetArgs) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     println!("\n{summary}");
     if summary.all_paid_once() { Ok(()) } else { Err("not every event was paid exactly once".into()) }
+}
+
+/// `igra run --config F`.
+fn run(path: &std::path::Path) -> Result<(), String> {
+    let file = NodeFile::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config = file.node_config().map_err(|e| format!("{}: {e}", path.display()))?;
+    let passphrase = Zeroizing::new(
+        std::env::var(PASSPHRASE_ENV)
+            .map_err(|_| format!("set {PASSPHRASE_ENV} to the keystore's passphrase"))?,
+    );
+    let signer = Keystore::open(&file.node.keystore, &passphrase)
+        .and_then(|secrets| secrets.signer())
+        .map_err(|e| format!("{}: {e}", file.node.keystore.display()))?;
+    let resolve = |field: String, address: &str| {
+        address
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| format!("{field}: `{address}` does not resolve"))
+    };
+    let me = config.me;
+    let listen = resolve("node.listen".into(), &file.node.listen)?;
+    let mut peers = Vec::new();
+    for (j, member) in (0u8..).zip(&file.group.members) {
+        if MemberIndex(j) != me {
+            peers.push((MemberIndex(j), resolve(format!("group.members[{j}].address"), &member.address)?));
+        }
+    }
+    let api = match &file.api {
+        Some(section) => Some((
+            resolve("api.listen".into(), &section.listen)?,
+            ApiConfig {
+                token: std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
+                rate: RateConfig { per_second: section.rate_per_second, burst: section.rate_burst },
+                ..ApiConfig::default()
+            },
+        )),
+        None => None,
+    };
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| format!("OS randomness: {e}"))?;
+    let script = MultisigScript::for_group(&config.group).map_err(|e| format!("group script: {e}"))?;
+    let network = config.group.config().network;
+    let spec = MemberSpec {
+        config,
+        signer: SharedSigner(Arc::new(signer)),
+        seed,
+        data_dir: file.node.data_dir.clone(),
+        lmdb: LmdbOptions::default(),
+        listen,
+        peers,
+        api,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    runtime.block_on(async move {
+        let (chain, news) =
+            KaspadClient::start(KaspadConfig::new(file.kaspad.url.clone(), network, script.script_public_key()))
+                .map_err(|e| format!("kaspad client: {e}"))?;
+        let member = Member::start::<Tokio>(spec, Arc::new(chain), news, Clock::new())
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            member = me.0,
+            boot_epoch = member.boot_epoch,
+            restored_records = member.restored_records,
+            api = ?member.api_addr,
+            kaspad = %file.kaspad.url,
+            "igra member running"
+        );
+        eprintln!(
+            "igra: member {} running (boot epoch {}, {} records restored){}",
+            me.0,
+            member.boot_epoch,
+            member.restored_records,
+            member.api_addr.map(|a| format!(", API on http://{a}")).unwrap_or_default()
+        );
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| format!("signal handler: {e}"))?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+            result = member.stopped() => {
+                return Err(format!("the member stopped: {}", result.err().map_or_else(|| "shutdown".into(), |e| e.to_string())));
+            }
+        }
+        eprintln!("igra: stopping");
+        member.stop().await.map_err(|e| e.to_string())
+    })
 }
 
 /// `igra status`.

@@ -27,6 +27,40 @@ pub struct NodeFile {
     /// Confirmation and finality depths; omitted fields take igra-proto's defaults.
     #[serde(default)]
     pub chain: ChainSection,
+    /// The Kaspa node this member follows and submits to.
+    pub kaspad: KaspadSection,
+    /// The HTTP API; omitted: no API.
+    pub api: Option<ApiSection>,
+}
+
+/// `[kaspad]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KaspadSection {
+    /// `ws://host:port` of the node's wRPC JSON listener (`--rpclisten-json`).
+    pub url: String,
+}
+
+/// `[api]`. The bearer token, if any, is read from the `IGRA_API_TOKEN` environment variable.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// `host:port` the API listens on; keep it on loopback or set a token.
+    pub listen: String,
+    /// Requests per second each client may make.
+    #[serde(default = "default_api_rate")]
+    pub rate_per_second: f64,
+    /// Requests a quiet client may make at once.
+    #[serde(default = "default_api_burst")]
+    pub rate_burst: u32,
+}
+
+const fn default_api_rate() -> f64 {
+    50.0
+}
+
+const fn default_api_burst() -> u32 {
+    100
 }
 
 /// `[node]`.
@@ -41,17 +75,9 @@ pub struct NodeSection {
     pub keystore: PathBuf,
     /// `host:port` the node listens on for its peers.
     pub listen: String,
-    /// The file holding the last boot epoch; each start must use a larger one. Relative paths are
-    /// inside `data_dir`.
-    #[serde(default = "default_boot_epoch_file")]
-    pub boot_epoch_file: PathBuf,
     /// Events in progress at once.
     #[serde(default = "default_max_events_in_flight")]
     pub max_events_in_flight: usize,
-}
-
-fn default_boot_epoch_file() -> PathBuf {
-    PathBuf::from("boot_epoch")
 }
 
 const fn default_max_events_in_flight() -> usize {

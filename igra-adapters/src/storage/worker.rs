@@ -135,7 +135,7 @@ type Batch = (BatchId, Vec<Record>);
 /// a runner that still has batches in flight must treat that as a failure too.
 pub type StorageReport = Result<Durable, StorageFailure>;
 
-/// Starts storage workers; see the [module documentation](self).
+/// Starts storage workers (one thread each, draining its queue into one transaction per commit).
 #[derive(Debug)]
 pub struct StorageWorker;
 
