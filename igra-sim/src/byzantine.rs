@@ -41,7 +41,7 @@ pub(crate) fn forge(sim: &Simulation, event: usize) -> Forgery {
 /// With `m` keys the coalition can sign anything: a transaction paying the event's amount to itself. The
 /// ledger accepts it (the signatures are valid); the simulator must see that it pays no event as asked
 /// (S3).
-fn steal(sim: &Simulation, event: usize) -> Option<igra_proto::kaspa::tx::Transaction> {
+pub(crate) fn steal(sim: &Simulation, event: usize) -> Option<igra_proto::kaspa::tx::Transaction> {
     let m = sim.swarm().m;
     let event = sim.fixture.events.get(event)?;
     let theft = igra_proto::template::Payment {

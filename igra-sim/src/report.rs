@@ -66,6 +66,8 @@ pub struct Report {
     pub accepted_transactions: u64,
     /// Submissions the ledger refused.
     pub rejected_submissions: u64,
+    /// Accepted transactions that reorgs orphaned.
+    pub orphaned_transactions: u64,
     /// BLAKE3 over every delivered frame, input and output, in order.
     pub trace_hash: [u8; 32],
 }
@@ -117,8 +119,8 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "ledger         {} accepted, {} submissions refused",
-            self.accepted_transactions, self.rejected_submissions
+            "ledger         {} accepted, {} submissions refused, {} orphaned by reorgs",
+            self.accepted_transactions, self.rejected_submissions, self.orphaned_transactions
         )?;
         writeln!(f, "crashes        {}", self.crashes)?;
         writeln!(

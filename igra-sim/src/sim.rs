@@ -15,13 +15,15 @@ use igra_proto::kaspa::tx::Transaction;
 use igra_proto::node::{
     BatchId, ChainEvent, ChainRequest, Destination, EventUpdate, Input, Node, Output, Phase,
 };
+use std::collections::{BTreeMap, BTreeSet};
+
 use igra_proto::template::Utxo;
 use igra_proto::wire::MAX_MESSAGE_BYTES;
-use igra_proto::{Instant, UnixMs};
+use igra_proto::{Instant, TransactionId, UnixMs};
 
 use crate::fixture::{Fixture, WALL_AT_ZERO, member_signer};
 use crate::invariants::{Broken, Invariants};
-use crate::ledger::{Ledger, Rejection};
+use crate::ledger::{Accepted, Change, Ledger, Rejection};
 use crate::network::{Agenda, Network};
 use crate::report::{EventReport, Report, Violation};
 use crate::rng::Rng;
@@ -46,6 +48,9 @@ pub const LIVENESS_BOUND_MS: u64 = 300_000 + 3 * FINALITY_MS;
 const DAA_TICK_MS: u64 = 1_000;
 /// Latest a source reports an event to a node after its first report to any.
 const EVENT_JITTER_MS: u64 = 2_000;
+/// How long a node's chain adapter waits before reporting a submission the ledger cannot place (an
+/// input it does not know, e.g. the change of an orphaned transaction) as dropped: its retry interval.
+const ADAPTER_RETRY_MS: u64 = 1_000;
 
 /// Something due at a simulated time.
 #[derive(Debug)]
@@ -60,6 +65,8 @@ enum Item {
     Restart { node: usize },
     Heal,
     Forge { event: usize },
+    Reorg { depth: u64, requeue: bool },
+    Theft { event: usize, attempts_left: u32 },
 }
 
 /// One member: its node (none while crashed), its storage and its frames waiting for a batch.
@@ -71,6 +78,8 @@ struct Member {
     boot: u64,
     skew_ms: i64,
     seed: [u8; 32],
+    /// When the last chain news to this node is due: chain news arrives in order, as from one client.
+    news_at_ms: u64,
 }
 
 /// One seeded run.
@@ -96,6 +105,8 @@ pub struct Simulation {
     frames_delivered: u64,
     crashes: u64,
     rejected: u64,
+    /// Who submitted each transaction (the nodes whose adapters hear that it was dropped or refused).
+    submitters: BTreeMap<TransactionId, BTreeSet<usize>>,
 }
 
 impl Simulation {
@@ -126,10 +137,11 @@ impl Simulation {
                     boot: 1,
                     skew_ms: swarm.clock_skew_ms[usize::from(i)],
                     seed: node_seed,
+                    news_at_ms: 0,
                 }
             })
             .collect();
-        let ledger = Ledger::new(fixture.script.clone(), &fixture.pool);
+        let ledger = Ledger::with_mempool(fixture.script.clone(), &fixture.pool, swarm.mempool, rng.fork());
         Self {
             network: Network::new(swarm.network, rng.fork()),
             seed,
@@ -151,6 +163,7 @@ impl Simulation {
             frames_delivered: 0,
             crashes: 0,
             rejected: 0,
+            submitters: BTreeMap::new(),
             swarm,
         }
     }
@@ -200,7 +213,8 @@ impl Simulation {
                 break;
             }
             self.now_ms = self.now_ms.max(due);
-            self.ledger.advance_to(self.now_ms);
+            let changes = self.ledger.advance_to(self.now_ms);
+            self.apply(changes);
             self.step += 1;
             if fire_timer {
                 if let Some((_, node)) = timer {
@@ -234,6 +248,9 @@ impl Simulation {
         }
         for crash in self.swarm.crashes.clone() {
             self.agenda.schedule(crash.at_ms, Item::Crash { node: crash.node, down_ms: crash.down_ms });
+        }
+        for reorg in self.swarm.reorgs.clone() {
+            self.agenda.schedule(reorg.at_ms, Item::Reorg { depth: reorg.depth, requeue: reorg.requeue });
         }
         self.agenda.schedule(DAA_TICK_MS, Item::DaaTick);
         self.agenda.schedule(self.swarm.safety_end_ms, Item::Heal);
@@ -327,6 +344,30 @@ impl Simulation {
                     self.record("coalition submits a theft", &[]);
                     self.submit(0, &theft);
                 }
+                self.agenda.schedule(self.now_ms + 2_000, Item::Theft { event, attempts_left: 20 });
+            }
+            // The coalition retries its theft (a mempool may evict it, or an honest payment may win the
+            // race for its inputs) until the run catches it.
+            Item::Theft { event, attempts_left } => {
+                if let Some(theft) = crate::byzantine::steal(self, event) {
+                    self.record("coalition submits a theft again", &[]);
+                    self.submit(0, &theft);
+                }
+                if attempts_left > 1 {
+                    let next = Item::Theft { event, attempts_left: attempts_left - 1 };
+                    self.agenda.schedule(self.now_ms + 2_000, next);
+                }
+            }
+            Item::Reorg { depth, requeue } => {
+                let changes = self.ledger.reorg(depth, requeue);
+                if !changes.is_empty() {
+                    self.record(&format!("reorg {depth} deep, orphans requeued: {requeue}"), &[]);
+                }
+                // A reorg with nothing to orphan waits for the next acceptance (within the safety phase).
+                if changes.is_empty() && self.now_ms + DAA_TICK_MS < self.swarm.safety_end_ms {
+                    self.agenda.schedule(self.now_ms + DAA_TICK_MS, Item::Reorg { depth, requeue });
+                }
+                self.apply(changes);
             }
         }
     }
@@ -416,46 +457,94 @@ impl Simulation {
     }
 
     fn submit(&mut self, node: usize, transaction: &Transaction) {
+        let id = igra_proto::kaspa::hashing::transaction_id(transaction);
+        self.submitters.entry(id).or_default().insert(node);
         match self.ledger.submit(transaction) {
             Ok(None) => {}
             Ok(Some(accepted)) => {
                 let accepted = accepted.clone();
-                self.record(
-                    &format!("ledger accepted {} at {}", accepted.transaction_id, accepted.daa_score),
-                    &[],
-                );
-                if let Err(broken) =
-                    self.invariants.accepted(&accepted, &self.fixture.events, &self.fixture.script)
-                {
-                    self.broken.get_or_insert(broken);
-                }
-                for peer in 0..self.members.len() {
-                    let lag = self.rng.range(0, self.swarm.chain_lag_max_ms);
-                    let boot = self.members[peer].boot;
-                    let at = self.now_ms + lag;
-                    for event in
-                        chain_news(&accepted.transaction, accepted.transaction_id, accepted.daa_score)
-                    {
-                        self.agenda.schedule(at, Item::Chain { node: peer, boot, event });
+                self.announce(&accepted);
+            }
+            Err(rejection) => self.refused(id, &rejection),
+        }
+    }
+
+    /// Tells the nodes what changed on the ledger.
+    fn apply(&mut self, changes: Vec<Change>) {
+        for change in changes {
+            match change {
+                Change::Accepted(accepted) => self.announce(&accepted),
+                Change::Refused { transaction_id, rejection } => self.refused(transaction_id, &rejection),
+                Change::Dropped { transaction_id } => {
+                    self.record(&format!("ledger dropped {transaction_id}"), &[]);
+                    for node in self.submitters.get(&transaction_id).cloned().unwrap_or_default() {
+                        self.news(node, ChainEvent::Dropped { transaction_id }, 0);
                     }
-                    let (utxos, daa_score) = (self.ledger.utxos(), self.ledger.daa_score());
-                    self.agenda.schedule(at, Item::Utxos { node: peer, boot, utxos, daa_score });
+                }
+                Change::Orphaned { transaction_id } => {
+                    self.record(&format!("ledger orphaned {transaction_id}"), &[]);
+                    if let Err(broken) = self.invariants.orphaned(transaction_id) {
+                        self.broken.get_or_insert(broken);
+                    }
+                    for node in 0..self.members.len() {
+                        self.news(node, ChainEvent::Unaccepted { transaction_id }, 0);
+                    }
                 }
             }
-            Err(Rejection::DoubleSpend { outpoint, spent_by, daa_score }) => {
-                self.rejected += 1;
-                self.record(
-                    &format!("ledger refused n{node}'s transaction: {outpoint:?} spent by {spent_by}"),
-                    &[],
-                );
-                let boot = self.members[node].boot;
-                let event = ChainEvent::Spent { outpoint, by: spent_by, daa_score };
-                let lag = self.rng.range(0, self.swarm.chain_lag_max_ms);
-                self.agenda.schedule(self.now_ms + lag, Item::Chain { node, boot, event });
+        }
+    }
+
+    /// Chain news for `node`, after its lag (at least `min_delay_ms`) and after any earlier news.
+    fn news(&mut self, node: usize, event: ChainEvent, min_delay_ms: u64) {
+        let lag = self.rng.range(0, self.swarm.chain_lag_max_ms);
+        let member = &mut self.members[node];
+        member.news_at_ms = member.news_at_ms.max(self.now_ms + min_delay_ms + lag);
+        let (at, boot) = (member.news_at_ms, member.boot);
+        self.agenda.schedule(at, Item::Chain { node, boot, event });
+    }
+
+    /// An accepted transaction: checked against S2/S3, then reported to every node with a snapshot.
+    fn announce(&mut self, accepted: &Accepted) {
+        self.record(&format!("ledger accepted {} at {}", accepted.transaction_id, accepted.daa_score), &[]);
+        if let Err(broken) = self.invariants.accepted(accepted, &self.fixture.events, &self.fixture.script) {
+            self.broken.get_or_insert(broken);
+        }
+        for peer in 0..self.members.len() {
+            for event in chain_news(&accepted.transaction, accepted.transaction_id, accepted.daa_score) {
+                self.news(peer, event, 0);
             }
-            Err(rejection) => {
-                self.rejected += 1;
-                let detail = format!("node {node} finalized a transaction the ledger refuses: {rejection:?}");
+            let (at, boot) = (self.members[peer].news_at_ms, self.members[peer].boot);
+            let (utxos, daa_score) = (self.ledger.utxos(), self.ledger.daa_score());
+            self.agenda.schedule(at, Item::Utxos { node: peer, boot, utxos, daa_score });
+        }
+    }
+
+    /// The ledger refused `id`, now or when its mempool turn came.
+    fn refused(&mut self, id: TransactionId, rejection: &Rejection) {
+        self.rejected += 1;
+        self.record(&format!("ledger refused {id}: {rejection:?}"), &[]);
+        let submitters = self.submitters.get(&id).cloned().unwrap_or_default();
+        match rejection {
+            // A conflicting transaction was accepted first: the submitters' adapters report the spend.
+            Rejection::DoubleSpend { outpoint, spent_by, daa_score } => {
+                let event = ChainEvent::Spent { outpoint: *outpoint, by: *spent_by, daa_score: *daa_score };
+                for node in submitters {
+                    self.news(node, event, 0);
+                }
+            }
+            // Not placeable now (an input unknown, e.g. the change of an orphaned transaction, or a full
+            // mempool): the adapter reports it dropped after its retry interval, and the node resubmits.
+            Rejection::UnknownInput(_) | Rejection::MempoolFull | Rejection::ImmatureCoinbase(_) => {
+                for node in submitters {
+                    self.news(node, ChainEvent::Dropped { transaction_id: id }, ADAPTER_RETRY_MS);
+                }
+            }
+            Rejection::NotTheGroups(_)
+            | Rejection::BadSignatureScript { .. }
+            | Rejection::Overspend
+            | Rejection::Fee { .. } => {
+                let detail =
+                    format!("nodes {submitters:?} finalized a transaction the ledger refuses: {rejection:?}");
                 self.broken.get_or_insert(("S3", detail));
             }
         }
@@ -473,6 +562,10 @@ impl Simulation {
             }
             EventUpdate::Certified { event_id, vote } => {
                 self.invariants.certified(*event_id, vote.epoch, vote.round, vote.template_hash)
+            }
+            EventUpdate::Confirmed { event_id, transaction_id } => {
+                let at = self.ledger.accepted_at(transaction_id);
+                self.invariants.confirmed(node, *event_id, *transaction_id, at, self.ledger.daa_score())
             }
             _ => Ok(()),
         };
@@ -655,6 +748,7 @@ impl Simulation {
             frames_duplicated: self.network.duplicated,
             crashes: self.crashes,
             accepted_transactions: u64::try_from(self.ledger.accepted().len()).unwrap_or(u64::MAX),
+            orphaned_transactions: self.ledger.orphaned(),
             rejected_submissions: self.rejected,
             trace_hash: *self.hasher.finalize().as_bytes(),
         }
@@ -662,11 +756,7 @@ impl Simulation {
 }
 
 /// What the chain tells a node about an accepted transaction: acceptance, then each spent output.
-fn chain_news(
-    tx: &Transaction,
-    transaction_id: igra_proto::TransactionId,
-    daa_score: u64,
-) -> Vec<ChainEvent> {
+fn chain_news(tx: &Transaction, transaction_id: TransactionId, daa_score: u64) -> Vec<ChainEvent> {
     core::iter::once(ChainEvent::Accepted { transaction_id, daa_score })
         .chain(tx.inputs.iter().map(|i| ChainEvent::Spent {
             outpoint: i.previous_outpoint,

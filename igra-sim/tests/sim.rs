@@ -43,3 +43,20 @@ fn a_sweep_of_fifty_small_seeds_passes() {
         .collect();
     assert!(failed.is_empty(), "{failed:#?}");
 }
+
+/// Reorgs and mempool evictions happen in the sweep (they are not dead parameters) and every seed still
+/// passes: orphaned payments are accepted again, and no node confirms an orphaned transaction.
+#[test]
+fn reorgs_orphan_payments_and_every_small_seed_still_passes() {
+    let reports: Vec<_> = (0..30)
+        .filter(|seed| !Swarm::small(*seed).reorgs.is_empty())
+        .map(|seed| Simulation::with_swarm(seed, Swarm::small(seed)).run())
+        .collect();
+    let orphaned: u64 = reports.iter().map(|r| r.orphaned_transactions).sum();
+    assert!(orphaned > 0, "no reorg orphaned anything in {} seeds", reports.len());
+    let failed: Vec<String> = reports
+        .iter()
+        .filter_map(|r| r.violation.as_ref().map(|v| format!("seed {}: {v}", r.seed)))
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
