@@ -68,6 +68,10 @@ pub struct Report {
     pub rejected_submissions: u64,
     /// Accepted transactions that reorgs orphaned.
     pub orphaned_transactions: u64,
+    /// Records of torn batches that survived crashes.
+    pub torn_records: u64,
+    /// UTXO snapshots that diverged from the ledger.
+    pub diverging_views: u64,
     /// BLAKE3 over every delivered frame, input and output, in order.
     pub trace_hash: [u8; 32],
 }
@@ -122,7 +126,11 @@ impl fmt::Display for Report {
             "ledger         {} accepted, {} submissions refused, {} orphaned by reorgs",
             self.accepted_transactions, self.rejected_submissions, self.orphaned_transactions
         )?;
-        writeln!(f, "crashes        {}", self.crashes)?;
+        writeln!(
+            f,
+            "faults seen    {} crashes, {} torn records kept, {} diverging views",
+            self.crashes, self.torn_records, self.diverging_views
+        )?;
         writeln!(
             f,
             "simulated      {} ms ({} steps; liveness phase from {} ms)",

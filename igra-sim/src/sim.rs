@@ -80,6 +80,8 @@ struct Member {
     seed: [u8; 32],
     /// When the last chain news to this node is due: chain news arrives in order, as from one client.
     news_at_ms: u64,
+    /// A crash waiting for the node to start writing a batch (to tear it).
+    armed_crash: Option<u64>,
 }
 
 /// One seeded run.
@@ -105,6 +107,8 @@ pub struct Simulation {
     frames_delivered: u64,
     crashes: u64,
     rejected: u64,
+    torn_records: u64,
+    diverging_views: u64,
     /// Who submitted each transaction (the nodes whose adapters hear that it was dropped or refused).
     submitters: BTreeMap<TransactionId, BTreeSet<usize>>,
 }
@@ -138,6 +142,7 @@ impl Simulation {
                     skew_ms: swarm.clock_skew_ms[usize::from(i)],
                     seed: node_seed,
                     news_at_ms: 0,
+                    armed_crash: None,
                 }
             })
             .collect();
@@ -163,6 +168,8 @@ impl Simulation {
             frames_delivered: 0,
             crashes: 0,
             rejected: 0,
+            torn_records: 0,
+            diverging_views: 0,
             submitters: BTreeMap::new(),
             swarm,
         }
@@ -324,7 +331,16 @@ impl Simulation {
                 }
                 self.agenda.schedule(self.now_ms + DAA_TICK_MS, Item::DaaTick);
             }
-            Item::Crash { node, down_ms } => self.crash(node, down_ms),
+            // A crash that is to tear a batch waits for the node to be writing one.
+            Item::Crash { node, down_ms } => {
+                if self.members[node].storage.writing_len().is_none()
+                    && self.rng.chance(self.swarm.torn_write_permille)
+                {
+                    self.members[node].armed_crash = Some(down_ms);
+                } else {
+                    self.crash(node, down_ms);
+                }
+            }
             Item::Restart { node } => self.restart(node),
             Item::Heal => {
                 self.record("heal: no more faults, every node up", &[]);
@@ -380,6 +396,11 @@ impl Simulation {
         n.handle(now, wall, input);
         self.drain(node);
         self.check_sign_once(node);
+        if self.members[node].storage.writing_len().is_some()
+            && let Some(down_ms) = self.members[node].armed_crash.take()
+        {
+            self.crash(node, down_ms);
+        }
     }
 
     fn drain(&mut self, node: usize) {
@@ -407,7 +428,7 @@ impl Simulation {
                 Output::Chain(ChainRequest::FetchUtxos) => {
                     let lag = self.rng.range(0, self.swarm.chain_lag_max_ms);
                     let (utxos, daa_score, boot) =
-                        (self.ledger.utxos(), self.ledger.daa_score(), self.members[node].boot);
+                        (self.view(), self.ledger.daa_score(), self.members[node].boot);
                     self.agenda.schedule(self.now_ms + lag, Item::Utxos { node, boot, utxos, daa_score });
                 }
                 Output::Chain(ChainRequest::Submit { event_id, transaction }) => {
@@ -514,7 +535,7 @@ impl Simulation {
                 self.news(peer, event, 0);
             }
             let (at, boot) = (self.members[peer].news_at_ms, self.members[peer].boot);
-            let (utxos, daa_score) = (self.ledger.utxos(), self.ledger.daa_score());
+            let (utxos, daa_score) = (self.view(), self.ledger.daa_score());
             self.agenda.schedule(at, Item::Utxos { node: peer, boot, utxos, daa_score });
         }
     }
@@ -598,12 +619,25 @@ impl Simulation {
             return;
         }
         self.crashes += 1;
+        // The batch being written may be torn: a prefix of its records survives, unacknowledged, so the
+        // frames held for it never leave.
+        let writing = self.members[node].storage.writing_len();
+        let torn = match writing {
+            Some(len) if self.rng.chance(self.swarm.torn_write_permille) => {
+                Some(self.rng.range(0, len as u64))
+            }
+            _ => None,
+        };
         let member = &mut self.members[node];
         let lost = member.storage.pending_batches();
         member.node = None;
-        member.storage.crash();
+        let kept = member.storage.crash(torn.and_then(|k| usize::try_from(k).ok()));
         member.held.clear();
-        self.record(&format!("crash n{node} ({lost} batches lost), down {down_ms} ms"), &[]);
+        self.torn_records += u64::try_from(kept).unwrap_or(0);
+        self.record(
+            &format!("crash n{node} ({lost} batches lost, {kept} torn records kept), down {down_ms} ms"),
+            &[],
+        );
         self.agenda.schedule(self.now_ms + down_ms, Item::Restart { node });
     }
 
@@ -652,8 +686,31 @@ impl Simulation {
         }
     }
 
+    /// A node's wall clock: true time plus its skew plus its drift (ppm of the time elapsed).
     fn wall(&self, node: usize) -> UnixMs {
-        UnixMs(WALL_AT_ZERO.0.saturating_add(self.now_ms).saturating_add_signed(self.members[node].skew_ms))
+        let drift_ppm = self.swarm.clock_drift_ppm.get(node).copied().unwrap_or(0);
+        let drift_ms = i64::try_from(self.now_ms).unwrap_or(i64::MAX).saturating_mul(drift_ppm) / 1_000_000;
+        UnixMs(
+            WALL_AT_ZERO
+                .0
+                .saturating_add(self.now_ms)
+                .saturating_add_signed(self.members[node].skew_ms)
+                .saturating_add_signed(drift_ms),
+        )
+    }
+
+    /// A UTXO snapshot as one node's chain client sees it. During the safety phase it may diverge from
+    /// the ledger (with the swarm's chance): it misses some outputs, or counts the outputs its own
+    /// mempool view has spent as gone. Once faults heal, every view is the ledger's.
+    fn view(&mut self) -> Vec<Utxo> {
+        let utxos = self.ledger.utxos();
+        if self.healed || !self.rng.chance(self.swarm.view_divergence_permille) {
+            return utxos;
+        }
+        self.diverging_views += 1;
+        let spent = if self.rng.chance(500) { self.ledger.mempool_spends() } else { BTreeSet::new() };
+        let miss = self.rng.range(0, 500);
+        utxos.into_iter().filter(|u| !spent.contains(&u.outpoint) && !self.rng.chance(miss)).collect()
     }
 
     /// Node `node`'s wall clock now (with its skew).
@@ -749,6 +806,8 @@ impl Simulation {
             crashes: self.crashes,
             accepted_transactions: u64::try_from(self.ledger.accepted().len()).unwrap_or(u64::MAX),
             orphaned_transactions: self.ledger.orphaned(),
+            torn_records: self.torn_records,
+            diverging_views: self.diverging_views,
             rejected_submissions: self.rejected,
             trace_hash: *self.hasher.finalize().as_bytes(),
         }
