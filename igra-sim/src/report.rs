@@ -2,6 +2,7 @@
 
 use core::fmt;
 use core::fmt::Write as _;
+use std::collections::BTreeMap;
 
 use crate::swarm::Swarm;
 
@@ -74,6 +75,16 @@ pub struct Report {
     pub diverging_views: u64,
     /// BLAKE3 over every delivered frame, input and output, in order.
     pub trace_hash: [u8; 32],
+    /// Frames and bytes honest nodes sent, by message kind (one count per receiver).
+    pub by_kind: BTreeMap<String, (u64, u64)>,
+    /// Byzantine members planted.
+    pub byzantine: usize,
+    /// Frames the Byzantine members sent, by attack.
+    pub attacks: BTreeMap<&'static str, u64>,
+    /// Honest nodes' misbehaviour counts, by kind (summed over nodes, across their crashes).
+    pub misbehaviour: BTreeMap<&'static str, u64>,
+    /// Frames honest nodes' gates refused (replays, rate limits, bad seals), summed.
+    pub gate_rejections: u64,
 }
 
 impl Report {
@@ -121,6 +132,32 @@ impl fmt::Display for Report {
             self.frames_dropped,
             self.frames_duplicated
         )?;
+        for (kind, (frames, bytes)) in &self.by_kind {
+            writeln!(
+                f,
+                "  {kind:<14} {} frames ({} per event), {bytes} bytes ({} per event)",
+                frames,
+                frames / events,
+                bytes / events
+            )?;
+        }
+        if self.byzantine > 0 {
+            let list = |m: &BTreeMap<&'static str, u64>| {
+                m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+            };
+            writeln!(
+                f,
+                "byzantine      {} members; frames by attack: {}",
+                self.byzantine,
+                list(&self.attacks)
+            )?;
+            writeln!(
+                f,
+                "refused        misbehaviour: {}; gate: {}",
+                list(&self.misbehaviour),
+                self.gate_rejections
+            )?;
+        }
         writeln!(
             f,
             "ledger         {} accepted, {} submissions refused, {} orphaned by reorgs",

@@ -67,7 +67,11 @@ enum Item {
     Forge { event: usize },
     Reorg { depth: u64, requeue: bool },
     Theft { event: usize, attempts_left: u32 },
+    Attack { event: usize },
 }
+
+/// When the Byzantine members attack an event, after it is first reported.
+const ATTACK_WAVES_MS: [u64; 4] = [0, 2_000, 8_000, 30_000];
 
 /// One member: its node (none while crashed), its storage and its frames waiting for a batch.
 struct Member {
@@ -109,6 +113,13 @@ pub struct Simulation {
     rejected: u64,
     torn_records: u64,
     diverging_views: u64,
+    /// Frames and bytes honest nodes sent, by message kind (one count per receiver).
+    by_kind: BTreeMap<String, (u64, u64)>,
+    /// Misbehaviour and gate rejections counted by honest nodes that crashed since (their counters
+    /// restart with them).
+    counted_before_crashes: (BTreeMap<&'static str, u64>, u64),
+    /// The Byzantine members within the bound (none unless the swarm plants them).
+    coalition: crate::byzantine::within_bound::Coalition,
     /// Who submitted each transaction (the nodes whose adapters hear that it was dropped or refused).
     submitters: BTreeMap<TransactionId, BTreeSet<usize>>,
 }
@@ -171,8 +182,41 @@ impl Simulation {
             torn_records: 0,
             diverging_views: 0,
             submitters: BTreeMap::new(),
+            coalition: crate::byzantine::within_bound::Coalition::default(),
+            by_kind: BTreeMap::new(),
+            counted_before_crashes: (BTreeMap::new(), 0),
             swarm,
         }
+        .with_byzantine_members()
+    }
+
+    /// Replaces the swarm's Byzantine members' nodes by the coalition's attacks.
+    fn with_byzantine_members(mut self) -> Self {
+        for b in self.swarm.byzantine.clone() {
+            if let Some(member) = self.members.get_mut(b) {
+                member.node = None;
+            }
+        }
+        self.coalition = crate::byzantine::within_bound::Coalition::new(&self, &self.swarm.byzantine.clone());
+        self
+    }
+
+    fn is_honest(&self, node: usize) -> bool {
+        !self.swarm.byzantine.contains(&node)
+    }
+
+    fn honest(&self) -> Vec<usize> {
+        (0..self.members.len()).filter(|i| self.is_honest(*i)).collect()
+    }
+
+    /// The highest round an honest node is in for `id` (the round attacks aim at).
+    pub(crate) fn honest_round(&self, id: igra_proto::EventId) -> u32 {
+        self.members.iter().filter_map(|m| m.node.as_ref()?.status(&id)).map(|s| s.round).max().unwrap_or(0)
+    }
+
+    /// A certificate an honest node holds for `id`, if any.
+    pub(crate) fn honest_lock(&self, id: igra_proto::EventId) -> Option<igra_proto::QuorumCertificate> {
+        self.members.iter().find_map(|m| m.node.as_ref()?.status(&id)?.lock)
     }
 
     /// Keeps a human-readable line for every delivered frame and every notification.
@@ -252,6 +296,11 @@ impl Simulation {
             if self.forgers {
                 self.agenda.schedule(plan.submit_at_ms, Item::Forge { event });
             }
+            if !self.swarm.byzantine.is_empty() {
+                for wave in ATTACK_WAVES_MS {
+                    self.agenda.schedule(plan.submit_at_ms + wave, Item::Attack { event });
+                }
+            }
         }
         for crash in self.swarm.crashes.clone() {
             self.agenda.schedule(crash.at_ms, Item::Crash { node: crash.node, down_ms: crash.down_ms });
@@ -287,6 +336,12 @@ impl Simulation {
             Item::Deliver { from, to, frame } => {
                 if self.members[to].node.is_none() {
                     return;
+                }
+                if self.frames_delivered.is_multiple_of(16)
+                    && self.is_honest(from)
+                    && !self.swarm.byzantine.is_empty()
+                {
+                    self.coalition.overhear(from, &frame);
                 }
                 self.frames_delivered += 1;
                 let line = format!("deliver {} n{from}->n{to} {}B", frame_kind(&frame), frame.len());
@@ -364,28 +419,47 @@ impl Simulation {
             }
             // The coalition retries its theft (a mempool may evict it, or an honest payment may win the
             // race for its inputs) until the run catches it.
-            Item::Theft { event, attempts_left } => {
-                if let Some(theft) = crate::byzantine::steal(self, event) {
-                    self.record("coalition submits a theft again", &[]);
-                    self.submit(0, &theft);
-                }
-                if attempts_left > 1 {
-                    let next = Item::Theft { event, attempts_left: attempts_left - 1 };
-                    self.agenda.schedule(self.now_ms + 2_000, next);
-                }
-            }
-            Item::Reorg { depth, requeue } => {
-                let changes = self.ledger.reorg(depth, requeue);
-                if !changes.is_empty() {
-                    self.record(&format!("reorg {depth} deep, orphans requeued: {requeue}"), &[]);
-                }
-                // A reorg with nothing to orphan waits for the next acceptance (within the safety phase).
-                if changes.is_empty() && self.now_ms + DAA_TICK_MS < self.swarm.safety_end_ms {
-                    self.agenda.schedule(self.now_ms + DAA_TICK_MS, Item::Reorg { depth, requeue });
-                }
-                self.apply(changes);
-            }
+            Item::Theft { event, attempts_left } => self.retry_theft(event, attempts_left),
+            Item::Attack { event } => self.attack(event),
+            Item::Reorg { depth, requeue } => self.reorg(depth, requeue),
         }
+    }
+
+    /// The canary coalition retries its theft (a mempool may evict it, or an honest payment may win the
+    /// race for its inputs) until the run catches it.
+    fn retry_theft(&mut self, event: usize, attempts_left: u32) {
+        if let Some(theft) = crate::byzantine::steal(self, event) {
+            self.record("coalition submits a theft again", &[]);
+            self.submit(0, &theft);
+        }
+        if attempts_left > 1 {
+            let next = Item::Theft { event, attempts_left: attempts_left - 1 };
+            self.agenda.schedule(self.now_ms + 2_000, next);
+        }
+    }
+
+    /// One wave of the within-bound coalition's attacks on `event`.
+    fn attack(&mut self, event: usize) {
+        let mut coalition = std::mem::take(&mut self.coalition);
+        let honest = self.honest();
+        let frames = coalition.attack(self, event, &honest);
+        self.coalition = coalition;
+        self.record(&format!("coalition attacks event {event}: {} frames", frames.len()), &[]);
+        for (from, to, frame) in frames {
+            self.schedule_frame(from, to, &frame);
+        }
+    }
+
+    fn reorg(&mut self, depth: u64, requeue: bool) {
+        let changes = self.ledger.reorg(depth, requeue);
+        if !changes.is_empty() {
+            self.record(&format!("reorg {depth} deep, orphans requeued: {requeue}"), &[]);
+        }
+        // A reorg with nothing to orphan waits for the next acceptance (within the safety phase).
+        if changes.is_empty() && self.now_ms + DAA_TICK_MS < self.swarm.safety_end_ms {
+            self.agenda.schedule(self.now_ms + DAA_TICK_MS, Item::Reorg { depth, requeue });
+        }
+        self.apply(changes);
     }
 
     /// Feeds one input to node `node` (if it is up) and executes everything it asks for.
@@ -441,6 +515,14 @@ impl Simulation {
     }
 
     fn send(&mut self, from: usize, to: Destination, frame: &[u8]) {
+        let receivers = match to {
+            Destination::All => self.members.len().saturating_sub(1),
+            Destination::Member(_) => 1,
+        };
+        let receivers = u64::try_from(receivers).unwrap_or(0);
+        let entry = self.by_kind.entry(frame_kind(frame)).or_default();
+        entry.0 += receivers;
+        entry.1 += receivers * u64::try_from(frame.len()).unwrap_or(0);
         match to {
             Destination::All => {
                 for peer in (0..self.members.len()).filter(|p| *p != from) {
@@ -613,8 +695,8 @@ impl Simulation {
     }
 
     fn crash(&mut self, node: usize, down_ms: u64) {
-        let down = self.members.iter().filter(|m| m.node.is_none()).count();
-        let tolerated = usize::from(self.swarm.n - self.swarm.m);
+        let down = self.honest().iter().filter(|i| self.members[**i].node.is_none()).count();
+        let tolerated = usize::from(self.swarm.n - self.swarm.m) - self.swarm.byzantine.len();
         if self.healed || self.members[node].node.is_none() || down >= tolerated {
             return;
         }
@@ -628,6 +710,13 @@ impl Simulation {
             }
             _ => None,
         };
+        if let Some(n) = self.members[node].node.as_ref() {
+            let (kinds, gate) = counted(n);
+            for (kind, count) in kinds {
+                *self.counted_before_crashes.0.entry(kind).or_default() += count;
+            }
+            self.counted_before_crashes.1 += gate;
+        }
         let member = &mut self.members[node];
         let lost = member.storage.pending_batches();
         member.node = None;
@@ -642,7 +731,7 @@ impl Simulation {
     }
 
     fn restart(&mut self, node: usize) {
-        if self.members[node].node.is_some() {
+        if self.members[node].node.is_some() || !self.is_honest(node) {
             return;
         }
         let member = &mut self.members[node];
@@ -722,7 +811,7 @@ impl Simulation {
         self.fixture.events.iter().all(|e| {
             let id = e.id();
             self.invariants.payout(&id).is_some()
-                && self.members.iter().all(|m| {
+                && self.members.iter().enumerate().filter(|(i, _)| self.is_honest(*i)).all(|(_, m)| {
                     m.node
                         .as_ref()
                         .and_then(|n| n.status(&id))
@@ -742,7 +831,9 @@ impl Simulation {
                 let phases: Vec<String> = self
                     .members
                     .iter()
-                    .map(|m| match m.node.as_ref().and_then(|n| n.status(&id)) {
+                    .enumerate()
+                    .filter(|(i, _)| self.is_honest(*i))
+                    .map(|(_, m)| match m.node.as_ref().and_then(|n| n.status(&id)) {
                         Some(s) => format!("{:?}/e{}r{}", s.phase, s.epoch, s.round),
                         None => "unknown".into(),
                     })
@@ -783,14 +874,27 @@ impl Simulation {
                     self.members.iter().filter_map(|m| m.node.as_ref()?.status(&id)).collect();
                 EventReport {
                     completed: self.invariants.payout(&id).is_some()
-                        && statuses.len() == self.members.len()
+                        && statuses.len() == self.members.len() - self.swarm.byzantine.len()
                         && statuses.iter().all(|s| matches!(s.phase, Phase::Confirmed { .. })),
                     rounds: statuses.iter().map(|s| s.round + 1).max().unwrap_or(0),
                     epoch: statuses.iter().map(|s| s.epoch).max().unwrap_or(0),
                 }
             })
             .collect();
+        let (mut misbehaviour, mut gate_rejections) = self.counted_before_crashes.clone();
+        for n in self.members.iter().filter_map(|m| m.node.as_ref()) {
+            let (kinds, gate) = counted(n);
+            for (kind, count) in kinds {
+                *misbehaviour.entry(kind).or_default() += count;
+            }
+            gate_rejections += gate;
+        }
         Report {
+            by_kind: self.by_kind.clone(),
+            attacks: self.coalition.sent.clone(),
+            misbehaviour,
+            gate_rejections,
+            byzantine: self.swarm.byzantine.len(),
             seed: self.seed,
             swarm: self.swarm.clone(),
             violation,
@@ -823,6 +927,17 @@ fn chain_news(tx: &Transaction, transaction_id: TransactionId, daa_score: u64) -
             daa_score,
         }))
         .collect()
+}
+
+/// A node's misbehaviour counters by kind (non-zero only) and its gate's rejections.
+fn counted(node: &Node) -> (Vec<(&'static str, u64)>, u64) {
+    let counters = node.misbehaviour();
+    let kinds = igra_proto::node::Misbehaviour::ALL
+        .iter()
+        .map(|k| (k.name(), counters.count(*k)))
+        .filter(|(_, c)| *c > 0)
+        .collect();
+    (kinds, node.gate().counters().rejected_total())
 }
 
 fn frame_kind(frame: &[u8]) -> String {

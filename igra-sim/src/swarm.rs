@@ -106,6 +106,9 @@ pub struct Swarm {
     pub torn_write_permille: u64,
     /// Each node's wall-clock drift, in parts per million (on top of its skew).
     pub clock_drift_ppm: Vec<i64>,
+    /// Byzantine members within the bound: at most `2m - n - 1` (S2/S5 hold) and at most `n - m` (the
+    /// honest members still form a quorum, so L1 is required). They run no node; they attack.
+    pub byzantine: Vec<usize>,
 }
 
 /// A reorg: at `at_ms`, the transactions accepted within `depth` DAA steps are orphaned.
@@ -253,6 +256,7 @@ impl Swarm {
             view_divergence_permille: 0,
             torn_write_permille: 0,
             clock_drift_ppm: Vec::new(),
+            byzantine: Vec::new(),
         }
         .with_network_faults(&mut rng)
         .with_chain_and_node_faults(&mut rng)
@@ -276,7 +280,18 @@ impl Swarm {
         self.clock_drift_ppm = (0..self.n)
             .map(|_| i64::try_from(rng.range(0, 2 * MAX_DRIFT_PPM)).unwrap_or(0) - drift)
             .collect();
+        let bound = self.byzantine_bound();
+        if bound > 0 && rng.chance(500) {
+            let b = rng.range(1, u64::from(bound));
+            self.byzantine =
+                (0..b).map(|k| usize::from(self.n) - 1 - usize::try_from(k).unwrap_or(0)).collect();
+        }
         self
+    }
+
+    /// The most Byzantine members the simulator plants: `min(2m - n - 1, n - m)`.
+    pub fn byzantine_bound(&self) -> u8 {
+        (2 * self.m).saturating_sub(self.n).saturating_sub(1).min(self.n - self.m)
     }
 
     /// Draws partitions and clogged links (after every other parameter, so that adding them kept the
@@ -383,6 +398,7 @@ impl fmt::Display for Swarm {
         writeln!(f, "clogged links  {} [{}]", self.clogs.len(), clogs.join(", "))?;
         writeln!(f, "clock skew ms  {:?}", self.clock_skew_ms)?;
         writeln!(f, "clock drift    {:?} ppm", self.clock_drift_ppm)?;
+        writeln!(f, "byzantine      {:?} (bound {})", self.byzantine, self.byzantine_bound())?;
         let reorgs: Vec<String> = self
             .reorgs
             .iter()
@@ -421,6 +437,7 @@ impl Swarm {
         swarm.events.truncate(2);
         swarm.clock_skew_ms.resize(3, 0);
         swarm.clock_drift_ppm.resize(3, 0);
+        swarm.byzantine.clear();
         swarm.crashes.retain(|c| c.node < 3);
         for partition in &mut swarm.partitions {
             match &mut partition.kind {
@@ -458,6 +475,11 @@ mod tests {
             assert!(s.reorgs.iter().all(|r| (1..=super::MAX_REORG_DEPTH).contains(&r.depth)));
             assert!(s.clock_drift_ppm.iter().all(|d| d.unsigned_abs() <= super::MAX_DRIFT_PPM));
             assert_eq!(s.clock_drift_ppm.len(), usize::from(s.n));
+            let b = u8::try_from(s.byzantine.len()).unwrap();
+            assert!(
+                2 * s.m > s.n + b && s.n - b >= s.m,
+                "seed {seed}: {b} Byzantine members break the bound"
+            );
         }
         let drawn = (0..500).map(Swarm::from_seed);
         let (partitioned, clogged): (usize, usize) = drawn.fold((0, 0), |(p, c), s| {
