@@ -57,7 +57,7 @@ fuzz_target!(|input: &[u8]| {
                 let Some(b) = take(&mut data, 3) else { break };
                 let score = DAA + u64::from(u16::from_le_bytes([b[1], b[2]]));
                 let txid = TransactionId([b[1]; 32]);
-                Input::Chain(match b[0] % 4 {
+                Input::Chain(match b[0] % 5 {
                     0 => ChainEvent::DaaScore(score),
                     1 => ChainEvent::Accepted { transaction_id: txid, daa_score: score },
                     2 => ChainEvent::Spent {
@@ -65,7 +65,8 @@ fuzz_target!(|input: &[u8]| {
                         by: txid,
                         daa_score: score,
                     },
-                    _ => ChainEvent::Dropped { transaction_id: txid },
+                    3 => ChainEvent::Dropped { transaction_id: txid },
+                    _ => ChainEvent::Unaccepted { transaction_id: txid },
                 })
             }
             4 => Input::Utxos { utxos: utxos(), virtual_daa_score: DAA },

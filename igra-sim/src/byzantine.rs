@@ -41,7 +41,7 @@ pub(crate) fn forge(sim: &Simulation, event: usize) -> Forgery {
 /// With `m` keys the coalition can sign anything: a transaction paying the event's amount to itself. The
 /// ledger accepts it (the signatures are valid); the simulator must see that it pays no event as asked
 /// (S3).
-fn steal(sim: &Simulation, event: usize) -> Option<igra_proto::kaspa::tx::Transaction> {
+pub(crate) fn steal(sim: &Simulation, event: usize) -> Option<igra_proto::kaspa::tx::Transaction> {
     let m = sim.swarm().m;
     let event = sim.fixture.events.get(event)?;
     let theft = igra_proto::template::Payment {
@@ -142,4 +142,266 @@ fn forge_frames(sim: &Simulation, event: usize) -> Vec<(usize, usize, Vec<u8>)> 
     seal_to_all(MemberIndex(0), &certificate_body);
     seal_to_all(MemberIndex(0), &signatures_body);
     frames
+}
+
+/// The attacks of Byzantine members within the bound (`b <= 2m - n - 1`, and `n - b >= m` so that the
+/// honest members still form a quorum). Each attacker holds its real keys and seals real frames with
+/// its own [`Sealer`]; it runs no node. Honest nodes must refuse and count each attack
+/// (`Node::misbehaviour`, the gate's counters) while S1-S5 hold and L1 holds for every event.
+pub(crate) mod within_bound {
+    use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+    use igra_proto::kaspa::script::pay_to_pubkey;
+    use igra_proto::template::{BuildRequest, Payment, Template, TemplatePolicy, build};
+    use igra_proto::vote::VoteSignature;
+    use igra_proto::wire::{
+        Body, BoundedVec, CertificateMessage, CompletionMessage, PartialSignature, SignatureSetMessage,
+        VoteMessage,
+    };
+    use igra_proto::{
+        MemberIndex, QuorumCertificate, SchnorrSignature, Sealer, SignedVote, SigningPublicKey, TemplateHash,
+        TransactionId, Vote,
+    };
+
+    use crate::fixture::member_signer;
+    use crate::sim::Simulation;
+
+    /// Frames kept for replay, most recent last.
+    const MAX_REPLAYS: usize = 64;
+    /// Frames one flood sends.
+    const FLOOD_FRAMES: u32 = 40;
+
+    /// The Byzantine members' shared state: their sealers, frames seen for replay, frames sent.
+    #[derive(Default)]
+    pub(crate) struct Coalition {
+        sealers: BTreeMap<usize, Sealer>,
+        replays: VecDeque<(usize, Vec<u8>)>,
+        /// Frames sent per attack: `equivocation`, `forged_qc`, `completion_claim`,
+        /// `invalid_signatures`, `wrong_destination`, `inflated_fee`, `replay`, `flood`.
+        pub(crate) sent: BTreeMap<&'static str, u64>,
+    }
+
+    impl Coalition {
+        /// A coalition of `members`, sealing with boot epoch 1 as their real nodes would.
+        pub(crate) fn new(sim: &Simulation, members: &[usize]) -> Self {
+            let sealers = members
+                .iter()
+                .map(|m| (*m, Sealer::new(&sim.fixture.group, MemberIndex(u8::try_from(*m).unwrap_or(0)), 1)))
+                .collect();
+            Self { sealers, ..Self::default() }
+        }
+
+        /// Keeps an honest frame for a later replay.
+        pub(crate) fn overhear(&mut self, from: usize, frame: &[u8]) {
+            if self.replays.len() >= MAX_REPLAYS {
+                self.replays.pop_front();
+            }
+            self.replays.push_back((from, frame.to_vec()));
+        }
+
+        /// One wave of every attack on `event` by every coalition member: frames `(from, to, frame)`.
+        pub(crate) fn attack(
+            &mut self,
+            sim: &Simulation,
+            event: usize,
+            honest: &[usize],
+        ) -> Vec<(usize, usize, Vec<u8>)> {
+            let mut frames = Vec::new();
+            let attackers: Vec<usize> = self.sealers.keys().copied().collect();
+            for attacker in attackers {
+                for (name, to, body) in bodies(sim, event, attacker, honest) {
+                    self.seal(sim, attacker, to, &body, name, &mut frames);
+                }
+                // A flood: votes far beyond the round limit, to every honest node.
+                for k in 0..FLOOD_FRAMES {
+                    if let Some(body) = far_vote(sim, event, attacker, k) {
+                        let to = honest[usize::try_from(k).unwrap_or(0) % honest.len().max(1)];
+                        self.seal(sim, attacker, to, &body, "flood", &mut frames);
+                    }
+                }
+            }
+            // Replays of honest frames heard earlier, to other honest nodes.
+            for (i, (from, frame)) in self.replays.iter().enumerate() {
+                let to = honest[i % honest.len().max(1)];
+                if to != *from {
+                    frames.push((*from, to, frame.clone()));
+                    *self.sent.entry("replay").or_default() += 1;
+                }
+            }
+            frames
+        }
+
+        fn seal(
+            &mut self,
+            sim: &Simulation,
+            from: usize,
+            to: usize,
+            body: &Body,
+            attack: &'static str,
+            frames: &mut Vec<(usize, usize, Vec<u8>)>,
+        ) {
+            let signer = member_signer(u8::try_from(from).unwrap_or(0));
+            let Some(sealer) = self.sealers.get_mut(&from) else { return };
+            if let Ok(frame) = sealer.seal(&signer, sim.wall_of(from).max(sim.wall_of(to)), body) {
+                frames.push((from, to, frame));
+                *self.sent.entry(attack).or_default() += 1;
+            }
+        }
+    }
+
+    /// A template for `event` paying `payment`, from the ledger's outputs.
+    fn template_paying(sim: &Simulation, event: usize, payment: &Payment, odd: bool) -> Option<Template> {
+        let e = sim.fixture.events.get(event)?;
+        let utxos: Vec<_> = if odd {
+            sim.ledger.utxos().into_iter().skip(1).step_by(2).collect()
+        } else {
+            sim.ledger.utxos()
+        };
+        build(&BuildRequest {
+            event_id: e.id(),
+            epoch: 0,
+            round: 0,
+            payment,
+            group_script: &sim.fixture.script,
+            policy: &TemplatePolicy::default(),
+            utxos: &utxos,
+            reserved: &BTreeSet::new(),
+            virtual_daa_score: sim.ledger.daa_score(),
+        })
+        .ok()
+    }
+
+    fn vote_body(
+        sim: &Simulation,
+        event: usize,
+        voter: MemberIndex,
+        signer_index: u8,
+        round: u32,
+        t: &Template,
+    ) -> Option<Body> {
+        let e = sim.fixture.events.get(event)?;
+        let vote = Vote { event_id: e.id(), epoch: 0, round, template_hash: t.hash() };
+        let signed =
+            SignedVote::sign(vote, voter, sim.fixture.group.id(), &member_signer(signer_index)).ok()?;
+        Some(Body::Vote(VoteMessage {
+            vote: signed,
+            lock: None,
+            template: t.encode().ok(),
+            event: e.encode().ok(),
+        }))
+    }
+
+    fn far_vote(sim: &Simulation, event: usize, attacker: usize, k: u32) -> Option<Body> {
+        let e = sim.fixture.events.get(event)?;
+        let me = u8::try_from(attacker).ok()?;
+        let vote = Vote {
+            event_id: e.id(),
+            epoch: 0,
+            round: 1_000 + k,
+            template_hash: TemplateHash([u8::try_from(k % 256).unwrap_or(0); 32]),
+        };
+        let signed =
+            SignedVote::sign(vote, MemberIndex(me), sim.fixture.group.id(), &member_signer(me)).ok()?;
+        Some(Body::Vote(VoteMessage { vote: signed, lock: None, template: None, event: None }))
+    }
+
+    /// Every attack's bodies for one wave: `(attack, to, body)`.
+    fn bodies(
+        sim: &Simulation,
+        event: usize,
+        attacker: usize,
+        honest: &[usize],
+    ) -> Vec<(&'static str, usize, Body)> {
+        let mut out = Vec::new();
+        let (Some(e), Ok(me)) = (sim.fixture.events.get(event), u8::try_from(attacker)) else { return out };
+        let id = e.id();
+        let member = MemberIndex(me);
+        // Equivocation: two valid templates, one to each half of the honest nodes, in the current round.
+        let round = sim.honest_round(id);
+        let (a, b) =
+            (template_paying(sim, event, &e.payment, false), template_paying(sim, event, &e.payment, true));
+        if let (Some(a), Some(b)) = (a, b) {
+            for (i, to) in honest.iter().enumerate() {
+                let t = if i % 2 == 0 { &a } else { &b };
+                if let Some(body) = vote_body(sim, event, member, me, round, t) {
+                    out.push(("equivocation", *to, body));
+                }
+            }
+            // Both votes to one node, so that it sees the equivocation itself.
+            if let (Some(to), Some(body)) = (honest.first(), vote_body(sim, event, member, me, round, &b)) {
+                out.push(("equivocation", *to, body));
+            }
+            // A forged certificate: votes in honest members' names, all signed with the attacker's key.
+            let vote = Vote { event_id: id, epoch: 0, round, template_hash: b.hash() };
+            let signatures: Vec<VoteSignature> = (0..sim.swarm().m)
+                .filter_map(|k| {
+                    SignedVote::sign(vote, MemberIndex(k), sim.fixture.group.id(), &member_signer(me)).ok()
+                })
+                .map(|v| VoteSignature { voter: v.voter, signature: v.signature })
+                .collect();
+            if let Ok(signatures) = BoundedVec::try_from(signatures) {
+                let certificate = QuorumCertificate { vote, signatures };
+                for to in honest {
+                    let body = Body::Certificate(CertificateMessage {
+                        certificate: certificate.clone(),
+                        template: b.encode().ok(),
+                    });
+                    out.push(("forged_qc", *to, body));
+                }
+            }
+            // An inflated fee: template b with its change cut down, hashed anew.
+            let mut fat = b;
+            if let Some(change) = fat.transaction.outputs.get_mut(1) {
+                change.value /= 2;
+                for to in honest {
+                    if let Some(body) = vote_body(sim, event, member, me, round, &fat) {
+                        out.push(("inflated_fee", *to, body));
+                    }
+                }
+            }
+        }
+        // A template paying the event's amount to the attacker.
+        let theft =
+            Payment { destination: pay_to_pubkey(&SigningPublicKey([0x77; 32])), amount: e.payment.amount };
+        if let Some(t) = template_paying(sim, event, &theft, false) {
+            for to in honest {
+                if let Some(body) = vote_body(sim, event, member, me, round, &t) {
+                    out.push(("wrong_destination", *to, body));
+                }
+            }
+        }
+        // Invalid partial signatures for the honest certified template (if one exists yet).
+        if let Some(lock) = sim.honest_lock(id) {
+            let junk: Vec<PartialSignature> = (0..4)
+                .map(|i| PartialSignature {
+                    input_index: i,
+                    signer: member,
+                    signature: SchnorrSignature([0x13; 64]),
+                })
+                .collect();
+            if let Ok(signatures) = BoundedVec::try_from(junk) {
+                for to in honest {
+                    let body = Body::Signatures(SignatureSetMessage {
+                        event_id: id,
+                        epoch: lock.vote.epoch,
+                        template_hash: lock.vote.template_hash,
+                        certificate: Some(lock.clone()),
+                        signatures: signatures.clone(),
+                    });
+                    out.push(("invalid_signatures", *to, body));
+                }
+            }
+        }
+        // A claim that the event is complete, with a made-up transaction.
+        for to in honest {
+            let body = Body::Completion(CompletionMessage {
+                event_id: id,
+                epoch: 0,
+                template_hash: TemplateHash([0xcc; 32]),
+                transaction_id: TransactionId([0xcc; 32]),
+            });
+            out.push(("completion_claim", *to, body));
+        }
+        out
+    }
 }

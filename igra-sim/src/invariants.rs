@@ -6,12 +6,18 @@
 //! * **S2** the ledger accepts at most one transaction per event and pays each event exactly once.
 //! * **S3** every accepted transaction's outputs are one event's payment plus change to the group.
 //! * **S5** no two certificates for different templates of one (event, epoch, round), across nodes.
+//!
+//! Reorgs: a payment counts while its transaction is accepted; an orphaned one is forgotten (it may be
+//! accepted again), so S2 compares only transactions on the ledger at once. A node's `Confirmed` must be
+//! backed by the ledger at confirmation depth when it is reported, and a confirmed transaction must
+//! never be orphaned afterwards (part of S2: a confirmation is a final payout).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use igra_proto::event::Event;
 use igra_proto::kaspa::script::MultisigScript;
+use igra_proto::node::ChainRules;
 use igra_proto::{EventId, TemplateHash, TransactionId};
 
 use crate::ledger::Accepted;
@@ -25,6 +31,7 @@ pub struct Invariants {
     signed: BTreeMap<(usize, EventId, u32), TemplateHash>,
     certified: BTreeMap<(EventId, u32, u32), TemplateHash>,
     payouts: BTreeMap<EventId, TransactionId>,
+    confirmed: BTreeMap<TransactionId, usize>,
 }
 
 impl Invariants {
@@ -111,7 +118,9 @@ impl Invariants {
             ));
         }
         for id in paid {
-            if let Some(before) = self.payouts.insert(id, tx.transaction_id) {
+            if let Some(before) = self.payouts.insert(id, tx.transaction_id)
+                && before != tx.transaction_id
+            {
                 return Err((
                     "S2",
                     format!("event {id} paid twice: by {before} and by {}", tx.transaction_id),
@@ -119,6 +128,44 @@ impl Invariants {
             }
         }
         Ok(())
+    }
+
+    /// A reorg orphaned `transaction_id`: the payment it made is forgotten. Broken if a node had
+    /// confirmed it.
+    pub fn orphaned(&mut self, transaction_id: TransactionId) -> Result<(), Broken> {
+        self.payouts.retain(|_, tx| *tx != transaction_id);
+        match self.confirmed.get(&transaction_id) {
+            Some(node) => {
+                Err(("S2", format!("node {node} confirmed {transaction_id}, which a reorg then orphaned")))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Node `node` reported `event` confirmed by `transaction_id`; the ledger has it accepted at
+    /// `accepted_at` (if at all) and is at `daa_score`.
+    pub fn confirmed(
+        &mut self,
+        node: usize,
+        event: EventId,
+        transaction_id: TransactionId,
+        accepted_at: Option<u64>,
+        daa_score: u64,
+    ) -> Result<(), Broken> {
+        let depth = ChainRules::default().confirm_depth;
+        match accepted_at {
+            Some(at) if daa_score >= at + depth && self.payouts.get(&event) == Some(&transaction_id) => {
+                self.confirmed.insert(transaction_id, node);
+                Ok(())
+            }
+            _ => Err((
+                "S2",
+                format!(
+                    "node {node} confirmed event {event} by {transaction_id}, which the ledger does not \
+                     carry {depth} deep (accepted at {accepted_at:?}, score {daa_score})"
+                ),
+            )),
+        }
     }
 
     /// The transaction that paid `event`, if any.

@@ -2,6 +2,7 @@
 
 use core::fmt;
 use core::fmt::Write as _;
+use std::collections::BTreeMap;
 
 use crate::swarm::Swarm;
 
@@ -66,8 +67,24 @@ pub struct Report {
     pub accepted_transactions: u64,
     /// Submissions the ledger refused.
     pub rejected_submissions: u64,
+    /// Accepted transactions that reorgs orphaned.
+    pub orphaned_transactions: u64,
+    /// Records of torn batches that survived crashes.
+    pub torn_records: u64,
+    /// UTXO snapshots that diverged from the ledger.
+    pub diverging_views: u64,
     /// BLAKE3 over every delivered frame, input and output, in order.
     pub trace_hash: [u8; 32],
+    /// Frames and bytes honest nodes sent, by message kind (one count per receiver).
+    pub by_kind: BTreeMap<String, (u64, u64)>,
+    /// Byzantine members planted.
+    pub byzantine: usize,
+    /// Frames the Byzantine members sent, by attack.
+    pub attacks: BTreeMap<&'static str, u64>,
+    /// Honest nodes' misbehaviour counts, by kind (summed over nodes, across their crashes).
+    pub misbehaviour: BTreeMap<&'static str, u64>,
+    /// Frames honest nodes' gates refused (replays, rate limits, bad seals), summed.
+    pub gate_rejections: u64,
 }
 
 impl Report {
@@ -115,12 +132,42 @@ impl fmt::Display for Report {
             self.frames_dropped,
             self.frames_duplicated
         )?;
+        for (kind, (frames, bytes)) in &self.by_kind {
+            writeln!(
+                f,
+                "  {kind:<14} {} frames ({} per event), {bytes} bytes ({} per event)",
+                frames,
+                frames / events,
+                bytes / events
+            )?;
+        }
+        if self.byzantine > 0 {
+            let list = |m: &BTreeMap<&'static str, u64>| {
+                m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+            };
+            writeln!(
+                f,
+                "byzantine      {} members; frames by attack: {}",
+                self.byzantine,
+                list(&self.attacks)
+            )?;
+            writeln!(
+                f,
+                "refused        misbehaviour: {}; gate: {}",
+                list(&self.misbehaviour),
+                self.gate_rejections
+            )?;
+        }
         writeln!(
             f,
-            "ledger         {} accepted, {} submissions refused",
-            self.accepted_transactions, self.rejected_submissions
+            "ledger         {} accepted, {} submissions refused, {} orphaned by reorgs",
+            self.accepted_transactions, self.rejected_submissions, self.orphaned_transactions
         )?;
-        writeln!(f, "crashes        {}", self.crashes)?;
+        writeln!(
+            f,
+            "faults seen    {} crashes, {} torn records kept, {} diverging views",
+            self.crashes, self.torn_records, self.diverging_views
+        )?;
         writeln!(
             f,
             "simulated      {} ms ({} steps; liveness phase from {} ms)",

@@ -15,13 +15,15 @@ use igra_proto::kaspa::tx::Transaction;
 use igra_proto::node::{
     BatchId, ChainEvent, ChainRequest, Destination, EventUpdate, Input, Node, Output, Phase,
 };
+use std::collections::{BTreeMap, BTreeSet};
+
 use igra_proto::template::Utxo;
 use igra_proto::wire::MAX_MESSAGE_BYTES;
-use igra_proto::{Instant, UnixMs};
+use igra_proto::{Instant, TransactionId, UnixMs};
 
 use crate::fixture::{Fixture, WALL_AT_ZERO, member_signer};
 use crate::invariants::{Broken, Invariants};
-use crate::ledger::{Ledger, Rejection};
+use crate::ledger::{Accepted, Change, Ledger, Rejection};
 use crate::network::{Agenda, Network};
 use crate::report::{EventReport, Report, Violation};
 use crate::rng::Rng;
@@ -46,6 +48,9 @@ pub const LIVENESS_BOUND_MS: u64 = 300_000 + 3 * FINALITY_MS;
 const DAA_TICK_MS: u64 = 1_000;
 /// Latest a source reports an event to a node after its first report to any.
 const EVENT_JITTER_MS: u64 = 2_000;
+/// How long a node's chain adapter waits before reporting a submission the ledger cannot place (an
+/// input it does not know, e.g. the change of an orphaned transaction) as dropped: its retry interval.
+const ADAPTER_RETRY_MS: u64 = 1_000;
 
 /// Something due at a simulated time.
 #[derive(Debug)]
@@ -60,7 +65,13 @@ enum Item {
     Restart { node: usize },
     Heal,
     Forge { event: usize },
+    Reorg { depth: u64, requeue: bool },
+    Theft { event: usize, attempts_left: u32 },
+    Attack { event: usize },
 }
+
+/// When the Byzantine members attack an event, after it is first reported.
+const ATTACK_WAVES_MS: [u64; 4] = [0, 2_000, 8_000, 30_000];
 
 /// One member: its node (none while crashed), its storage and its frames waiting for a batch.
 struct Member {
@@ -71,6 +82,10 @@ struct Member {
     boot: u64,
     skew_ms: i64,
     seed: [u8; 32],
+    /// When the last chain news to this node is due: chain news arrives in order, as from one client.
+    news_at_ms: u64,
+    /// A crash waiting for the node to start writing a batch (to tear it).
+    armed_crash: Option<u64>,
 }
 
 /// One seeded run.
@@ -96,6 +111,17 @@ pub struct Simulation {
     frames_delivered: u64,
     crashes: u64,
     rejected: u64,
+    torn_records: u64,
+    diverging_views: u64,
+    /// Frames and bytes honest nodes sent, by message kind (one count per receiver).
+    by_kind: BTreeMap<String, (u64, u64)>,
+    /// Misbehaviour and gate rejections counted by honest nodes that crashed since (their counters
+    /// restart with them).
+    counted_before_crashes: (BTreeMap<&'static str, u64>, u64),
+    /// The Byzantine members within the bound (none unless the swarm plants them).
+    coalition: crate::byzantine::within_bound::Coalition,
+    /// Who submitted each transaction (the nodes whose adapters hear that it was dropped or refused).
+    submitters: BTreeMap<TransactionId, BTreeSet<usize>>,
 }
 
 impl Simulation {
@@ -126,10 +152,12 @@ impl Simulation {
                     boot: 1,
                     skew_ms: swarm.clock_skew_ms[usize::from(i)],
                     seed: node_seed,
+                    news_at_ms: 0,
+                    armed_crash: None,
                 }
             })
             .collect();
-        let ledger = Ledger::new(fixture.script.clone(), &fixture.pool);
+        let ledger = Ledger::with_mempool(fixture.script.clone(), &fixture.pool, swarm.mempool, rng.fork());
         Self {
             network: Network::new(swarm.network, rng.fork()),
             seed,
@@ -151,8 +179,44 @@ impl Simulation {
             frames_delivered: 0,
             crashes: 0,
             rejected: 0,
+            torn_records: 0,
+            diverging_views: 0,
+            submitters: BTreeMap::new(),
+            coalition: crate::byzantine::within_bound::Coalition::default(),
+            by_kind: BTreeMap::new(),
+            counted_before_crashes: (BTreeMap::new(), 0),
             swarm,
         }
+        .with_byzantine_members()
+    }
+
+    /// Replaces the swarm's Byzantine members' nodes by the coalition's attacks.
+    fn with_byzantine_members(mut self) -> Self {
+        for b in self.swarm.byzantine.clone() {
+            if let Some(member) = self.members.get_mut(b) {
+                member.node = None;
+            }
+        }
+        self.coalition = crate::byzantine::within_bound::Coalition::new(&self, &self.swarm.byzantine.clone());
+        self
+    }
+
+    fn is_honest(&self, node: usize) -> bool {
+        !self.swarm.byzantine.contains(&node)
+    }
+
+    fn honest(&self) -> Vec<usize> {
+        (0..self.members.len()).filter(|i| self.is_honest(*i)).collect()
+    }
+
+    /// The highest round an honest node is in for `id` (the round attacks aim at).
+    pub(crate) fn honest_round(&self, id: igra_proto::EventId) -> u32 {
+        self.members.iter().filter_map(|m| m.node.as_ref()?.status(&id)).map(|s| s.round).max().unwrap_or(0)
+    }
+
+    /// A certificate an honest node holds for `id`, if any.
+    pub(crate) fn honest_lock(&self, id: igra_proto::EventId) -> Option<igra_proto::QuorumCertificate> {
+        self.members.iter().find_map(|m| m.node.as_ref()?.status(&id)?.lock)
     }
 
     /// Keeps a human-readable line for every delivered frame and every notification.
@@ -200,7 +264,8 @@ impl Simulation {
                 break;
             }
             self.now_ms = self.now_ms.max(due);
-            self.ledger.advance_to(self.now_ms);
+            let changes = self.ledger.advance_to(self.now_ms);
+            self.apply(changes);
             self.step += 1;
             if fire_timer {
                 if let Some((_, node)) = timer {
@@ -231,9 +296,17 @@ impl Simulation {
             if self.forgers {
                 self.agenda.schedule(plan.submit_at_ms, Item::Forge { event });
             }
+            if !self.swarm.byzantine.is_empty() {
+                for wave in ATTACK_WAVES_MS {
+                    self.agenda.schedule(plan.submit_at_ms + wave, Item::Attack { event });
+                }
+            }
         }
         for crash in self.swarm.crashes.clone() {
             self.agenda.schedule(crash.at_ms, Item::Crash { node: crash.node, down_ms: crash.down_ms });
+        }
+        for reorg in self.swarm.reorgs.clone() {
+            self.agenda.schedule(reorg.at_ms, Item::Reorg { depth: reorg.depth, requeue: reorg.requeue });
         }
         self.agenda.schedule(DAA_TICK_MS, Item::DaaTick);
         self.agenda.schedule(self.swarm.safety_end_ms, Item::Heal);
@@ -263,6 +336,12 @@ impl Simulation {
             Item::Deliver { from, to, frame } => {
                 if self.members[to].node.is_none() {
                     return;
+                }
+                if self.frames_delivered.is_multiple_of(16)
+                    && self.is_honest(from)
+                    && !self.swarm.byzantine.is_empty()
+                {
+                    self.coalition.overhear(from, &frame);
                 }
                 self.frames_delivered += 1;
                 let line = format!("deliver {} n{from}->n{to} {}B", frame_kind(&frame), frame.len());
@@ -307,7 +386,16 @@ impl Simulation {
                 }
                 self.agenda.schedule(self.now_ms + DAA_TICK_MS, Item::DaaTick);
             }
-            Item::Crash { node, down_ms } => self.crash(node, down_ms),
+            // A crash that is to tear a batch waits for the node to be writing one.
+            Item::Crash { node, down_ms } => {
+                if self.members[node].storage.writing_len().is_none()
+                    && self.rng.chance(self.swarm.torn_write_permille)
+                {
+                    self.members[node].armed_crash = Some(down_ms);
+                } else {
+                    self.crash(node, down_ms);
+                }
+            }
             Item::Restart { node } => self.restart(node),
             Item::Heal => {
                 self.record("heal: no more faults, every node up", &[]);
@@ -327,8 +415,51 @@ impl Simulation {
                     self.record("coalition submits a theft", &[]);
                     self.submit(0, &theft);
                 }
+                self.agenda.schedule(self.now_ms + 2_000, Item::Theft { event, attempts_left: 20 });
             }
+            // The coalition retries its theft (a mempool may evict it, or an honest payment may win the
+            // race for its inputs) until the run catches it.
+            Item::Theft { event, attempts_left } => self.retry_theft(event, attempts_left),
+            Item::Attack { event } => self.attack(event),
+            Item::Reorg { depth, requeue } => self.reorg(depth, requeue),
         }
+    }
+
+    /// The canary coalition retries its theft (a mempool may evict it, or an honest payment may win the
+    /// race for its inputs) until the run catches it.
+    fn retry_theft(&mut self, event: usize, attempts_left: u32) {
+        if let Some(theft) = crate::byzantine::steal(self, event) {
+            self.record("coalition submits a theft again", &[]);
+            self.submit(0, &theft);
+        }
+        if attempts_left > 1 {
+            let next = Item::Theft { event, attempts_left: attempts_left - 1 };
+            self.agenda.schedule(self.now_ms + 2_000, next);
+        }
+    }
+
+    /// One wave of the within-bound coalition's attacks on `event`.
+    fn attack(&mut self, event: usize) {
+        let mut coalition = std::mem::take(&mut self.coalition);
+        let honest = self.honest();
+        let frames = coalition.attack(self, event, &honest);
+        self.coalition = coalition;
+        self.record(&format!("coalition attacks event {event}: {} frames", frames.len()), &[]);
+        for (from, to, frame) in frames {
+            self.schedule_frame(from, to, &frame);
+        }
+    }
+
+    fn reorg(&mut self, depth: u64, requeue: bool) {
+        let changes = self.ledger.reorg(depth, requeue);
+        if !changes.is_empty() {
+            self.record(&format!("reorg {depth} deep, orphans requeued: {requeue}"), &[]);
+        }
+        // A reorg with nothing to orphan waits for the next acceptance (within the safety phase).
+        if changes.is_empty() && self.now_ms + DAA_TICK_MS < self.swarm.safety_end_ms {
+            self.agenda.schedule(self.now_ms + DAA_TICK_MS, Item::Reorg { depth, requeue });
+        }
+        self.apply(changes);
     }
 
     /// Feeds one input to node `node` (if it is up) and executes everything it asks for.
@@ -339,6 +470,11 @@ impl Simulation {
         n.handle(now, wall, input);
         self.drain(node);
         self.check_sign_once(node);
+        if self.members[node].storage.writing_len().is_some()
+            && let Some(down_ms) = self.members[node].armed_crash.take()
+        {
+            self.crash(node, down_ms);
+        }
     }
 
     fn drain(&mut self, node: usize) {
@@ -366,7 +502,7 @@ impl Simulation {
                 Output::Chain(ChainRequest::FetchUtxos) => {
                     let lag = self.rng.range(0, self.swarm.chain_lag_max_ms);
                     let (utxos, daa_score, boot) =
-                        (self.ledger.utxos(), self.ledger.daa_score(), self.members[node].boot);
+                        (self.view(), self.ledger.daa_score(), self.members[node].boot);
                     self.agenda.schedule(self.now_ms + lag, Item::Utxos { node, boot, utxos, daa_score });
                 }
                 Output::Chain(ChainRequest::Submit { event_id, transaction }) => {
@@ -379,6 +515,14 @@ impl Simulation {
     }
 
     fn send(&mut self, from: usize, to: Destination, frame: &[u8]) {
+        let receivers = match to {
+            Destination::All => self.members.len().saturating_sub(1),
+            Destination::Member(_) => 1,
+        };
+        let receivers = u64::try_from(receivers).unwrap_or(0);
+        let entry = self.by_kind.entry(frame_kind(frame)).or_default();
+        entry.0 += receivers;
+        entry.1 += receivers * u64::try_from(frame.len()).unwrap_or(0);
         match to {
             Destination::All => {
                 for peer in (0..self.members.len()).filter(|p| *p != from) {
@@ -416,46 +560,94 @@ impl Simulation {
     }
 
     fn submit(&mut self, node: usize, transaction: &Transaction) {
+        let id = igra_proto::kaspa::hashing::transaction_id(transaction);
+        self.submitters.entry(id).or_default().insert(node);
         match self.ledger.submit(transaction) {
             Ok(None) => {}
             Ok(Some(accepted)) => {
                 let accepted = accepted.clone();
-                self.record(
-                    &format!("ledger accepted {} at {}", accepted.transaction_id, accepted.daa_score),
-                    &[],
-                );
-                if let Err(broken) =
-                    self.invariants.accepted(&accepted, &self.fixture.events, &self.fixture.script)
-                {
-                    self.broken.get_or_insert(broken);
-                }
-                for peer in 0..self.members.len() {
-                    let lag = self.rng.range(0, self.swarm.chain_lag_max_ms);
-                    let boot = self.members[peer].boot;
-                    let at = self.now_ms + lag;
-                    for event in
-                        chain_news(&accepted.transaction, accepted.transaction_id, accepted.daa_score)
-                    {
-                        self.agenda.schedule(at, Item::Chain { node: peer, boot, event });
+                self.announce(&accepted);
+            }
+            Err(rejection) => self.refused(id, &rejection),
+        }
+    }
+
+    /// Tells the nodes what changed on the ledger.
+    fn apply(&mut self, changes: Vec<Change>) {
+        for change in changes {
+            match change {
+                Change::Accepted(accepted) => self.announce(&accepted),
+                Change::Refused { transaction_id, rejection } => self.refused(transaction_id, &rejection),
+                Change::Dropped { transaction_id } => {
+                    self.record(&format!("ledger dropped {transaction_id}"), &[]);
+                    for node in self.submitters.get(&transaction_id).cloned().unwrap_or_default() {
+                        self.news(node, ChainEvent::Dropped { transaction_id }, 0);
                     }
-                    let (utxos, daa_score) = (self.ledger.utxos(), self.ledger.daa_score());
-                    self.agenda.schedule(at, Item::Utxos { node: peer, boot, utxos, daa_score });
+                }
+                Change::Orphaned { transaction_id } => {
+                    self.record(&format!("ledger orphaned {transaction_id}"), &[]);
+                    if let Err(broken) = self.invariants.orphaned(transaction_id) {
+                        self.broken.get_or_insert(broken);
+                    }
+                    for node in 0..self.members.len() {
+                        self.news(node, ChainEvent::Unaccepted { transaction_id }, 0);
+                    }
                 }
             }
-            Err(Rejection::DoubleSpend { outpoint, spent_by, daa_score }) => {
-                self.rejected += 1;
-                self.record(
-                    &format!("ledger refused n{node}'s transaction: {outpoint:?} spent by {spent_by}"),
-                    &[],
-                );
-                let boot = self.members[node].boot;
-                let event = ChainEvent::Spent { outpoint, by: spent_by, daa_score };
-                let lag = self.rng.range(0, self.swarm.chain_lag_max_ms);
-                self.agenda.schedule(self.now_ms + lag, Item::Chain { node, boot, event });
+        }
+    }
+
+    /// Chain news for `node`, after its lag (at least `min_delay_ms`) and after any earlier news.
+    fn news(&mut self, node: usize, event: ChainEvent, min_delay_ms: u64) {
+        let lag = self.rng.range(0, self.swarm.chain_lag_max_ms);
+        let member = &mut self.members[node];
+        member.news_at_ms = member.news_at_ms.max(self.now_ms + min_delay_ms + lag);
+        let (at, boot) = (member.news_at_ms, member.boot);
+        self.agenda.schedule(at, Item::Chain { node, boot, event });
+    }
+
+    /// An accepted transaction: checked against S2/S3, then reported to every node with a snapshot.
+    fn announce(&mut self, accepted: &Accepted) {
+        self.record(&format!("ledger accepted {} at {}", accepted.transaction_id, accepted.daa_score), &[]);
+        if let Err(broken) = self.invariants.accepted(accepted, &self.fixture.events, &self.fixture.script) {
+            self.broken.get_or_insert(broken);
+        }
+        for peer in 0..self.members.len() {
+            for event in chain_news(&accepted.transaction, accepted.transaction_id, accepted.daa_score) {
+                self.news(peer, event, 0);
             }
-            Err(rejection) => {
-                self.rejected += 1;
-                let detail = format!("node {node} finalized a transaction the ledger refuses: {rejection:?}");
+            let (at, boot) = (self.members[peer].news_at_ms, self.members[peer].boot);
+            let (utxos, daa_score) = (self.view(), self.ledger.daa_score());
+            self.agenda.schedule(at, Item::Utxos { node: peer, boot, utxos, daa_score });
+        }
+    }
+
+    /// The ledger refused `id`, now or when its mempool turn came.
+    fn refused(&mut self, id: TransactionId, rejection: &Rejection) {
+        self.rejected += 1;
+        self.record(&format!("ledger refused {id}: {rejection:?}"), &[]);
+        let submitters = self.submitters.get(&id).cloned().unwrap_or_default();
+        match rejection {
+            // A conflicting transaction was accepted first: the submitters' adapters report the spend.
+            Rejection::DoubleSpend { outpoint, spent_by, daa_score } => {
+                let event = ChainEvent::Spent { outpoint: *outpoint, by: *spent_by, daa_score: *daa_score };
+                for node in submitters {
+                    self.news(node, event, 0);
+                }
+            }
+            // Not placeable now (an input unknown, e.g. the change of an orphaned transaction, or a full
+            // mempool): the adapter reports it dropped after its retry interval, and the node resubmits.
+            Rejection::UnknownInput(_) | Rejection::MempoolFull | Rejection::ImmatureCoinbase(_) => {
+                for node in submitters {
+                    self.news(node, ChainEvent::Dropped { transaction_id: id }, ADAPTER_RETRY_MS);
+                }
+            }
+            Rejection::NotTheGroups(_)
+            | Rejection::BadSignatureScript { .. }
+            | Rejection::Overspend
+            | Rejection::Fee { .. } => {
+                let detail =
+                    format!("nodes {submitters:?} finalized a transaction the ledger refuses: {rejection:?}");
                 self.broken.get_or_insert(("S3", detail));
             }
         }
@@ -473,6 +665,10 @@ impl Simulation {
             }
             EventUpdate::Certified { event_id, vote } => {
                 self.invariants.certified(*event_id, vote.epoch, vote.round, vote.template_hash)
+            }
+            EventUpdate::Confirmed { event_id, transaction_id } => {
+                let at = self.ledger.accepted_at(transaction_id);
+                self.invariants.confirmed(node, *event_id, *transaction_id, at, self.ledger.daa_score())
             }
             _ => Ok(()),
         };
@@ -499,23 +695,43 @@ impl Simulation {
     }
 
     fn crash(&mut self, node: usize, down_ms: u64) {
-        let down = self.members.iter().filter(|m| m.node.is_none()).count();
-        let tolerated = usize::from(self.swarm.n - self.swarm.m);
+        let down = self.honest().iter().filter(|i| self.members[**i].node.is_none()).count();
+        let tolerated = usize::from(self.swarm.n - self.swarm.m) - self.swarm.byzantine.len();
         if self.healed || self.members[node].node.is_none() || down >= tolerated {
             return;
         }
         self.crashes += 1;
+        // The batch being written may be torn: a prefix of its records survives, unacknowledged, so the
+        // frames held for it never leave.
+        let writing = self.members[node].storage.writing_len();
+        let torn = match writing {
+            Some(len) if self.rng.chance(self.swarm.torn_write_permille) => {
+                Some(self.rng.range(0, len as u64))
+            }
+            _ => None,
+        };
+        if let Some(n) = self.members[node].node.as_ref() {
+            let (kinds, gate) = counted(n);
+            for (kind, count) in kinds {
+                *self.counted_before_crashes.0.entry(kind).or_default() += count;
+            }
+            self.counted_before_crashes.1 += gate;
+        }
         let member = &mut self.members[node];
         let lost = member.storage.pending_batches();
         member.node = None;
-        member.storage.crash();
+        let kept = member.storage.crash(torn.and_then(|k| usize::try_from(k).ok()));
         member.held.clear();
-        self.record(&format!("crash n{node} ({lost} batches lost), down {down_ms} ms"), &[]);
+        self.torn_records += u64::try_from(kept).unwrap_or(0);
+        self.record(
+            &format!("crash n{node} ({lost} batches lost, {kept} torn records kept), down {down_ms} ms"),
+            &[],
+        );
         self.agenda.schedule(self.now_ms + down_ms, Item::Restart { node });
     }
 
     fn restart(&mut self, node: usize) {
-        if self.members[node].node.is_some() {
+        if self.members[node].node.is_some() || !self.is_honest(node) {
             return;
         }
         let member = &mut self.members[node];
@@ -559,8 +775,31 @@ impl Simulation {
         }
     }
 
+    /// A node's wall clock: true time plus its skew plus its drift (ppm of the time elapsed).
     fn wall(&self, node: usize) -> UnixMs {
-        UnixMs(WALL_AT_ZERO.0.saturating_add(self.now_ms).saturating_add_signed(self.members[node].skew_ms))
+        let drift_ppm = self.swarm.clock_drift_ppm.get(node).copied().unwrap_or(0);
+        let drift_ms = i64::try_from(self.now_ms).unwrap_or(i64::MAX).saturating_mul(drift_ppm) / 1_000_000;
+        UnixMs(
+            WALL_AT_ZERO
+                .0
+                .saturating_add(self.now_ms)
+                .saturating_add_signed(self.members[node].skew_ms)
+                .saturating_add_signed(drift_ms),
+        )
+    }
+
+    /// A UTXO snapshot as one node's chain client sees it. During the safety phase it may diverge from
+    /// the ledger (with the swarm's chance): it misses some outputs, or counts the outputs its own
+    /// mempool view has spent as gone. Once faults heal, every view is the ledger's.
+    fn view(&mut self) -> Vec<Utxo> {
+        let utxos = self.ledger.utxos();
+        if self.healed || !self.rng.chance(self.swarm.view_divergence_permille) {
+            return utxos;
+        }
+        self.diverging_views += 1;
+        let spent = if self.rng.chance(500) { self.ledger.mempool_spends() } else { BTreeSet::new() };
+        let miss = self.rng.range(0, 500);
+        utxos.into_iter().filter(|u| !spent.contains(&u.outpoint) && !self.rng.chance(miss)).collect()
     }
 
     /// Node `node`'s wall clock now (with its skew).
@@ -572,7 +811,7 @@ impl Simulation {
         self.fixture.events.iter().all(|e| {
             let id = e.id();
             self.invariants.payout(&id).is_some()
-                && self.members.iter().all(|m| {
+                && self.members.iter().enumerate().filter(|(i, _)| self.is_honest(*i)).all(|(_, m)| {
                     m.node
                         .as_ref()
                         .and_then(|n| n.status(&id))
@@ -592,7 +831,9 @@ impl Simulation {
                 let phases: Vec<String> = self
                     .members
                     .iter()
-                    .map(|m| match m.node.as_ref().and_then(|n| n.status(&id)) {
+                    .enumerate()
+                    .filter(|(i, _)| self.is_honest(*i))
+                    .map(|(_, m)| match m.node.as_ref().and_then(|n| n.status(&id)) {
                         Some(s) => format!("{:?}/e{}r{}", s.phase, s.epoch, s.round),
                         None => "unknown".into(),
                     })
@@ -633,14 +874,27 @@ impl Simulation {
                     self.members.iter().filter_map(|m| m.node.as_ref()?.status(&id)).collect();
                 EventReport {
                     completed: self.invariants.payout(&id).is_some()
-                        && statuses.len() == self.members.len()
+                        && statuses.len() == self.members.len() - self.swarm.byzantine.len()
                         && statuses.iter().all(|s| matches!(s.phase, Phase::Confirmed { .. })),
                     rounds: statuses.iter().map(|s| s.round + 1).max().unwrap_or(0),
                     epoch: statuses.iter().map(|s| s.epoch).max().unwrap_or(0),
                 }
             })
             .collect();
+        let (mut misbehaviour, mut gate_rejections) = self.counted_before_crashes.clone();
+        for n in self.members.iter().filter_map(|m| m.node.as_ref()) {
+            let (kinds, gate) = counted(n);
+            for (kind, count) in kinds {
+                *misbehaviour.entry(kind).or_default() += count;
+            }
+            gate_rejections += gate;
+        }
         Report {
+            by_kind: self.by_kind.clone(),
+            attacks: self.coalition.sent.clone(),
+            misbehaviour,
+            gate_rejections,
+            byzantine: self.swarm.byzantine.len(),
             seed: self.seed,
             swarm: self.swarm.clone(),
             violation,
@@ -655,6 +909,9 @@ impl Simulation {
             frames_duplicated: self.network.duplicated,
             crashes: self.crashes,
             accepted_transactions: u64::try_from(self.ledger.accepted().len()).unwrap_or(u64::MAX),
+            orphaned_transactions: self.ledger.orphaned(),
+            torn_records: self.torn_records,
+            diverging_views: self.diverging_views,
             rejected_submissions: self.rejected,
             trace_hash: *self.hasher.finalize().as_bytes(),
         }
@@ -662,11 +919,7 @@ impl Simulation {
 }
 
 /// What the chain tells a node about an accepted transaction: acceptance, then each spent output.
-fn chain_news(
-    tx: &Transaction,
-    transaction_id: igra_proto::TransactionId,
-    daa_score: u64,
-) -> Vec<ChainEvent> {
+fn chain_news(tx: &Transaction, transaction_id: TransactionId, daa_score: u64) -> Vec<ChainEvent> {
     core::iter::once(ChainEvent::Accepted { transaction_id, daa_score })
         .chain(tx.inputs.iter().map(|i| ChainEvent::Spent {
             outpoint: i.previous_outpoint,
@@ -674,6 +927,17 @@ fn chain_news(
             daa_score,
         }))
         .collect()
+}
+
+/// A node's misbehaviour counters by kind (non-zero only) and its gate's rejections.
+fn counted(node: &Node) -> (Vec<(&'static str, u64)>, u64) {
+    let counters = node.misbehaviour();
+    let kinds = igra_proto::node::Misbehaviour::ALL
+        .iter()
+        .map(|k| (k.name(), counters.count(*k)))
+        .filter(|(_, c)| *c > 0)
+        .collect();
+    (kinds, node.gate().counters().rejected_total())
 }
 
 fn frame_kind(frame: &[u8]) -> String {

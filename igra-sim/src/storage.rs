@@ -2,7 +2,8 @@
 //!
 //! Batches become durable in the order they were written (one sequential log, as a real fsync'd
 //! file). A crash loses every batch not yet acknowledged; what was acknowledged survives and is what
-//! `Node::restore` sees.
+//! `Node::restore` sees. A crash may also tear the batch being written: a prefix of its records (whole
+//! records: each is one checksummed log entry) survives, though the node was never told it was durable.
 
 use std::collections::BTreeMap;
 
@@ -42,9 +43,20 @@ impl Storage {
         self.pending.contains_key(&batch)
     }
 
-    /// A crash: everything not yet durable is gone.
-    pub fn crash(&mut self) {
-        self.pending.clear();
+    /// A crash: everything not yet durable is gone, except, if `torn_prefix` is `Some(k)`, the first
+    /// `k` records of the batch being written (the oldest pending one). Returns the records kept.
+    pub fn crash(&mut self, torn_prefix: Option<usize>) -> usize {
+        let pending = std::mem::take(&mut self.pending);
+        let Some((k, (_, mut torn))) = torn_prefix.zip(pending.into_iter().next()) else { return 0 };
+        torn.truncate(k);
+        let kept = torn.len();
+        self.durable.extend(torn);
+        kept
+    }
+
+    /// Records in the batch being written (the oldest pending one), if any.
+    pub fn writing_len(&self) -> Option<usize> {
+        self.pending.values().next().map(Vec::len)
     }
 
     /// What survives a crash.
@@ -55,5 +67,33 @@ impl Storage {
     /// Batches still being written.
     pub fn pending_batches(&self) -> usize {
         self.pending.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use igra_proto::EventId;
+    use igra_proto::node::{BatchId, Ending, Record};
+
+    use super::Storage;
+
+    fn records(tags: &[u8]) -> Vec<Record> {
+        tags.iter()
+            .map(|t| Record::Ended { event_id: EventId([*t; 32]), epoch: 0, outcome: Ending::Abandoned })
+            .collect()
+    }
+
+    #[test]
+    fn a_torn_crash_keeps_a_prefix_of_the_batch_being_written_and_nothing_after_it() {
+        let mut storage = Storage::default();
+        storage.write(BatchId(1), records(&[1]), 0, 0);
+        assert!(storage.acknowledge(BatchId(1)));
+        storage.write(BatchId(2), records(&[2, 3, 4]), 0, 5);
+        storage.write(BatchId(3), records(&[5]), 0, 5);
+        assert_eq!(storage.writing_len(), Some(3));
+        assert_eq!(storage.crash(Some(2)), 2);
+        assert_eq!(storage.durable(), &records(&[1, 2, 3])[..]);
+        assert!(!storage.is_pending(BatchId(2)) && !storage.acknowledge(BatchId(3)), "never acknowledged");
+        assert_eq!(storage.crash(None), 0);
     }
 }

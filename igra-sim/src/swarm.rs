@@ -7,6 +7,7 @@ use core::fmt;
 
 use igra_proto::kaspa::tx::{SOMPI_PER_KASPA, Sompi};
 
+use crate::ledger::MempoolRules;
 use crate::rng::Rng;
 
 /// The largest group the simulator builds (the protocol's limit).
@@ -15,6 +16,11 @@ pub const MAX_N: u64 = 15;
 pub const MAX_EVENTS: u64 = 8;
 /// The largest clock skew of a node, either way: well inside the gate's 10 s future window.
 pub const MAX_SKEW_MS: u64 = 2_000;
+/// The deepest reorg, in DAA score: below the nodes' confirmation depth less the longest chain-news lag
+/// (a reorg deeper than a confirmation is outside the chain model the protocol assumes).
+pub const MAX_REORG_DEPTH: u64 = 50;
+/// The largest drift of a node's wall clock, either way, in parts per million.
+pub const MAX_DRIFT_PPM: u64 = 500;
 
 /// How the group's funds are split at the start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +95,31 @@ pub struct Swarm {
     pub partitions: Vec<PartitionPlan>,
     /// Links clogged during the safety phase.
     pub clogs: Vec<ClogPlan>,
+    /// The mempool: acceptance delay and eviction rate.
+    pub mempool: MempoolRules,
+    /// Reorgs during the safety phase.
+    pub reorgs: Vec<ReorgPlan>,
+    /// Chance, per thousand, that a UTXO snapshot a node receives during the safety phase diverges from
+    /// the ledger (misses outputs, or counts outputs its mempool view has spent as gone).
+    pub view_divergence_permille: u64,
+    /// Chance, per thousand, that a crash tears the batch being written (a prefix of it survives).
+    pub torn_write_permille: u64,
+    /// Each node's wall-clock drift, in parts per million (on top of its skew).
+    pub clock_drift_ppm: Vec<i64>,
+    /// Byzantine members within the bound: at most `2m - n - 1` (S2/S5 hold) and at most `n - m` (the
+    /// honest members still form a quorum, so L1 is required). They run no node; they attack.
+    pub byzantine: Vec<usize>,
+}
+
+/// A reorg: at `at_ms`, the transactions accepted within `depth` DAA steps are orphaned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReorgPlan {
+    /// When.
+    pub at_ms: u64,
+    /// How deep, in DAA score (at most [`MAX_REORG_DEPTH`]).
+    pub depth: u64,
+    /// Whether the orphans return to the mempool (else they are dropped).
+    pub requeue: bool,
 }
 
 /// A network partition: while it lasts, frames across it are lost.
@@ -220,8 +251,47 @@ impl Swarm {
             safety_end_ms,
             partitions: Vec::new(),
             clogs: Vec::new(),
+            mempool: MempoolRules::default(),
+            reorgs: Vec::new(),
+            view_divergence_permille: 0,
+            torn_write_permille: 0,
+            clock_drift_ppm: Vec::new(),
+            byzantine: Vec::new(),
         }
         .with_network_faults(&mut rng)
+        .with_chain_and_node_faults(&mut rng)
+    }
+
+    /// Draws the mempool, reorgs, diverging views, torn writes and clock drift (after everything else,
+    /// so that adding them kept the rest of each seed's swarm unchanged).
+    fn with_chain_and_node_faults(mut self, rng: &mut Rng) -> Self {
+        self.mempool = MempoolRules { delay_max_daa: rng.range(1, 60), evict_permille: rng.range(0, 200) };
+        let end = self.safety_end_ms;
+        self.reorgs = (0..rng.range(0, 3))
+            .map(|_| ReorgPlan {
+                at_ms: rng.range(0, end),
+                depth: rng.range(1, MAX_REORG_DEPTH),
+                requeue: rng.chance(700),
+            })
+            .collect();
+        self.view_divergence_permille = if rng.chance(500) { rng.range(50, 500) } else { 0 };
+        self.torn_write_permille = rng.range(0, 1_000);
+        let drift = i64::try_from(MAX_DRIFT_PPM).unwrap_or(0);
+        self.clock_drift_ppm = (0..self.n)
+            .map(|_| i64::try_from(rng.range(0, 2 * MAX_DRIFT_PPM)).unwrap_or(0) - drift)
+            .collect();
+        let bound = self.byzantine_bound();
+        if bound > 0 && rng.chance(500) {
+            let b = rng.range(1, u64::from(bound));
+            self.byzantine =
+                (0..b).map(|k| usize::from(self.n) - 1 - usize::try_from(k).unwrap_or(0)).collect();
+        }
+        self
+    }
+
+    /// The most Byzantine members the simulator plants: `min(2m - n - 1, n - m)`.
+    pub fn byzantine_bound(&self) -> u8 {
+        (2 * self.m).saturating_sub(self.n).saturating_sub(1).min(self.n - self.m)
     }
 
     /// Draws partitions and clogged links (after every other parameter, so that adding them kept the
@@ -327,10 +397,26 @@ impl fmt::Display for Swarm {
             .collect();
         writeln!(f, "clogged links  {} [{}]", self.clogs.len(), clogs.join(", "))?;
         writeln!(f, "clock skew ms  {:?}", self.clock_skew_ms)?;
+        writeln!(f, "clock drift    {:?} ppm", self.clock_drift_ppm)?;
+        writeln!(f, "byzantine      {:?} (bound {})", self.byzantine, self.byzantine_bound())?;
+        let reorgs: Vec<String> = self
+            .reorgs
+            .iter()
+            .map(|r| format!("{}@{}ms{}", r.depth, r.at_ms, if r.requeue { "" } else { " drop" }))
+            .collect();
         writeln!(
             f,
-            "storage        batches durable within {} ms; chain views lag up to {} ms",
-            self.persist_delay_max_ms, self.chain_lag_max_ms
+            "chain          mempool delay 1..{} DAA, evict {}‰; reorgs {} [{}]; views diverge {}‰",
+            self.mempool.delay_max_daa,
+            self.mempool.evict_permille,
+            self.reorgs.len(),
+            reorgs.join(", "),
+            self.view_divergence_permille
+        )?;
+        writeln!(
+            f,
+            "storage        batches durable within {} ms, crashes tear {}‰; chain views lag up to {} ms",
+            self.persist_delay_max_ms, self.torn_write_permille, self.chain_lag_max_ms
         )?;
         write!(f, "safety phase   until {} ms", self.safety_end_ms)
     }
@@ -350,6 +436,8 @@ impl Swarm {
         swarm.m = 2;
         swarm.events.truncate(2);
         swarm.clock_skew_ms.resize(3, 0);
+        swarm.clock_drift_ppm.resize(3, 0);
+        swarm.byzantine.clear();
         swarm.crashes.retain(|c| c.node < 3);
         for partition in &mut swarm.partitions {
             match &mut partition.kind {
@@ -384,6 +472,14 @@ mod tests {
             assert_eq!(s, Swarm::from_seed(seed));
             assert!(s.partitions.iter().all(|p| p.from_ms <= p.until_ms && p.until_ms <= s.safety_end_ms));
             assert!(s.clogs.iter().all(|c| c.from != c.to && c.until_ms <= s.safety_end_ms));
+            assert!(s.reorgs.iter().all(|r| (1..=super::MAX_REORG_DEPTH).contains(&r.depth)));
+            assert!(s.clock_drift_ppm.iter().all(|d| d.unsigned_abs() <= super::MAX_DRIFT_PPM));
+            assert_eq!(s.clock_drift_ppm.len(), usize::from(s.n));
+            let b = u8::try_from(s.byzantine.len()).unwrap();
+            assert!(
+                2 * s.m > s.n + b && s.n - b >= s.m,
+                "seed {seed}: {b} Byzantine members break the bound"
+            );
         }
         let drawn = (0..500).map(Swarm::from_seed);
         let (partitioned, clogged): (usize, usize) = drawn.fold((0, 0), |(p, c), s| {

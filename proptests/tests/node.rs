@@ -431,6 +431,64 @@ fn a_dropped_transaction_is_submitted_again() {
     assert_eq!(transaction_id(&c.submitted[before].2), transaction_id(&tx));
 }
 
+/// A reorg orphans the payment before it is confirmed: the event waits again (no confirmation from the
+/// orphaned acceptance), the node resubmits the same transaction, and the re-acceptance confirms it.
+#[test]
+fn an_orphaned_payment_waits_again_and_is_resubmitted_not_confirmed() {
+    let mut c = Cluster::new(3, 2);
+    let event = c.event(10, SOMPI_PER_KASPA);
+    let id = event.id();
+    c.input(0, Input::NewEvent(event));
+    c.run_until(60_000, |c| c.all_submitted(&id));
+    let tx = c.submitted[0].2.clone();
+    let txid = transaction_id(&tx);
+    let depth = ChainRules::default().confirm_depth;
+    c.input(0, Input::Chain(ChainEvent::Accepted { transaction_id: txid, daa_score: DAA + 10 }));
+    for input in &tx.inputs {
+        let spent = ChainEvent::Spent { outpoint: input.previous_outpoint, by: txid, daa_score: DAA + 10 };
+        c.input(0, Input::Chain(spent));
+    }
+    let before = c.submitted.len();
+    c.input(0, Input::Chain(ChainEvent::Unaccepted { transaction_id: txid }));
+    assert_eq!(c.submitted.len(), before + 1, "the orphaned transaction is submitted again");
+    assert_eq!(transaction_id(&c.submitted[before].2), txid, "the same transaction, not a new one");
+    c.input(0, Input::Chain(ChainEvent::DaaScore(DAA + 10 + depth)));
+    assert_eq!(c.nodes[0].status(&id).unwrap().phase, Phase::Submitted { transaction_id: txid });
+    // Accepted again, later: confirmed only at depth from the new acceptance.
+    c.input(0, Input::Chain(ChainEvent::Accepted { transaction_id: txid, daa_score: DAA + 50 }));
+    c.input(0, Input::Chain(ChainEvent::DaaScore(DAA + 49 + depth)));
+    assert_eq!(c.nodes[0].status(&id).unwrap().phase, Phase::Submitted { transaction_id: txid });
+    c.input(0, Input::Chain(ChainEvent::DaaScore(DAA + 50 + depth)));
+    assert_eq!(c.nodes[0].status(&id).unwrap().phase, Phase::Confirmed { transaction_id: txid });
+}
+
+/// A conflicting spend that a reorg orphans never kills the signed template, even once its DAA score is
+/// past finality depth: no new epoch, no second signature.
+#[test]
+fn an_orphaned_conflicting_spend_starts_no_new_epoch() {
+    let mut c = Cluster::new(3, 2);
+    let event = c.event(11, SOMPI_PER_KASPA);
+    let id = event.id();
+    c.input(0, Input::NewEvent(event));
+    c.run_until(60_000, |c| c.all_submitted(&id));
+    let tx = c.submitted[0].2.clone();
+    let rival = TransactionId([0xdd; 32]);
+    let spent =
+        ChainEvent::Spent { outpoint: tx.inputs[0].previous_outpoint, by: rival, daa_score: DAA + 20 };
+    for i in 0..3 {
+        c.input(i, Input::Chain(spent));
+        c.input(i, Input::Chain(ChainEvent::Unaccepted { transaction_id: rival }));
+        c.input(i, Input::Chain(ChainEvent::DaaScore(DAA + 20 + ChainRules::default().finality_depth)));
+        let status = c.nodes[i].status(&id).unwrap();
+        assert_eq!(status.epoch, 0, "node {i}: a reorged conflict is no conflict");
+        assert_eq!(status.phase, Phase::Submitted { transaction_id: transaction_id(&tx) });
+    }
+    // The same spend accepted again (and final) does kill it.
+    c.input(0, Input::Chain(spent));
+    c.input(0, Input::Chain(ChainEvent::DaaScore(DAA + 21 + ChainRules::default().finality_depth)));
+    assert_eq!(c.nodes[0].status(&id).unwrap().epoch, 1);
+}
+
 /// Member 4 turns hostile: each attempt is refused, counted, and changes nothing it should not.
 #[test]
 fn hostile_inputs_are_refused_counted_and_harmless() {

@@ -11,6 +11,10 @@
 //!   second template for one event.
 //! * **Dropped**: a submitted transaction left the mempool without a conflicting spend: it is submitted
 //!   again.
+//! * **Unaccepted**: a reorg orphaned an accepted transaction. A payment it made is forgotten (the event
+//!   waits again and is not confirmed by it; this node resubmits its finalized transaction), and a
+//!   conflicting spend it made no longer counts towards a dead template. A reorg never starts a new
+//!   epoch: only a conflicting spend at `finality_depth` does.
 
 use alloc::vec::Vec;
 
@@ -45,6 +49,12 @@ pub enum ChainEvent {
     },
     /// A submitted transaction left the mempool without being accepted.
     Dropped {
+        /// The transaction.
+        transaction_id: TransactionId,
+    },
+    /// A reorg orphaned an accepted transaction: it is no longer accepted (it may be again later), and
+    /// the outputs it spent are unspent again.
+    Unaccepted {
         /// The transaction.
         transaction_id: TransactionId,
     },
@@ -92,7 +102,7 @@ impl Node {
                     if state.pays_event(by) {
                         state.paid(by, daa_score);
                     } else if state.signed_spends(&outpoint) {
-                        state.conflict_at = Some(state.conflict_at.map_or(daa_score, |d| d.min(daa_score)));
+                        state.conflicts.insert(outpoint, (by, daa_score));
                     }
                 }
             }
@@ -107,6 +117,7 @@ impl Node {
                     self.outputs.push_back(Output::Chain(ChainRequest::Submit { event_id, transaction }));
                 }
             }
+            ChainEvent::Unaccepted { transaction_id } => self.on_unaccepted(transaction_id),
         }
         self.settle(now, wall);
     }
@@ -125,7 +136,7 @@ impl Node {
                 && score >= at.saturating_add(rules.confirm_depth)
             {
                 confirmed.push((*id, tx));
-            } else if let (Some(at), Some(hash), None) = (state.conflict_at, state.signed, state.paid_by)
+            } else if let (Some(at), Some(hash), None) = (state.conflict_at(), state.signed, state.paid_by)
                 && score >= at.saturating_add(rules.finality_depth)
             {
                 // Only while the event is not known to be paid: a payment by any of its templates
@@ -160,6 +171,30 @@ impl Node {
             // The snapshot that built the dead template is stale: ask for a fresh one, then vote.
             self.utxos = None;
             self.vote_in_round(now, wall, id, 0);
+        }
+    }
+
+    /// A reorg orphaned `transaction_id`: forget its acceptance, un-pay the events it paid (they wait
+    /// again; those this node finalized are submitted again) and drop the conflicts it caused. Events
+    /// already confirmed stay confirmed: a reorg deeper than `confirm_depth` is outside the chain model.
+    fn on_unaccepted(&mut self, transaction_id: TransactionId) {
+        if self.accepted.remove(&transaction_id).is_some() {
+            self.accepted_order.retain(|t| *t != transaction_id);
+        }
+        let mut resubmit = Vec::new();
+        for (id, state) in &mut self.events {
+            state.conflicts.retain(|_, (by, _)| *by != transaction_id);
+            if matches!(state.phase, Phase::Confirmed { .. }) || state.paid_by != Some(transaction_id) {
+                continue;
+            }
+            state.paid_by = None;
+            state.accepted_at = None;
+            if let Some(transaction) = state.transaction.clone() {
+                resubmit.push((*id, transaction));
+            }
+        }
+        for (event_id, transaction) in resubmit {
+            self.outputs.push_back(Output::Chain(ChainRequest::Submit { event_id, transaction }));
         }
     }
 

@@ -48,8 +48,9 @@ pub(super) struct EventState {
     pub(super) paid_by: Option<TransactionId>,
     /// DAA score at which the chain accepted it.
     pub(super) accepted_at: Option<u64>,
-    /// DAA score at which another transaction spending a signed input was accepted.
-    pub(super) conflict_at: Option<u64>,
+    /// Other transactions spending an input of the signed template, by input: the spender and the DAA
+    /// score of its acceptance (a reorg can orphan one; at most one entry per signed input).
+    pub(super) conflicts: BTreeMap<Outpoint, (TransactionId, u64)>,
 }
 
 impl EventState {
@@ -97,7 +98,7 @@ impl EventState {
             transaction: None,
             paid_by: None,
             accepted_at: None,
-            conflict_at: None,
+            conflicts: BTreeMap::new(),
         }
     }
 
@@ -120,7 +121,7 @@ impl EventState {
         self.transaction = None;
         self.paid_by = None;
         self.accepted_at = None;
-        self.conflict_at = None;
+        self.conflicts.clear();
     }
 
     /// Keeps a validated template and its transaction id (ids do not cover signatures, so it is the id
@@ -139,6 +140,11 @@ impl EventState {
     pub(super) fn paid(&mut self, transaction_id: TransactionId, daa_score: u64) {
         self.paid_by = Some(transaction_id);
         self.accepted_at = Some(self.accepted_at.map_or(daa_score, |d| d.min(daa_score)));
+    }
+
+    /// The DAA score of the earliest accepted conflicting spend of a signed input, if any.
+    pub(super) fn conflict_at(&self) -> Option<u64> {
+        self.conflicts.values().map(|(_, at)| *at).min()
     }
 
     /// The id of this epoch's finalized transaction.
