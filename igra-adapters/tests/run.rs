@@ -29,7 +29,7 @@ fn node_file(dir: &Path, member_entry: &str, api_port: u16) -> String {
     let entry: String = member_entry
         .lines()
         .filter(|l| !l.starts_with("address") && !l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
+        .flat_map(|l| [l, "\n"])
         .collect();
     format!(
         r#"
