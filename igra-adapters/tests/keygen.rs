@@ -85,3 +85,34 @@ fn help_lists_the_commands_and_unknown_commands_fail() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unrecognized subcommand"));
 }
+
+#[test]
+fn rekey_changes_the_passphrase_and_refuses_a_wrong_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("member.key");
+    let made = igra()
+        .args(["keygen", "--keystore"])
+        .arg(&path)
+        .env("IGRA_KEYSTORE_PASSPHRASE", "old pass")
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let rekey = |current: &str| {
+        igra()
+            .args(["rekey", "--keystore"])
+            .arg(&path)
+            .env("IGRA_KEYSTORE_PASSPHRASE", current)
+            .env("IGRA_KEYSTORE_NEW_PASSPHRASE", "new pass")
+            .output()
+            .unwrap()
+    };
+    let wrong = rekey("not the pass");
+    assert!(!wrong.status.success());
+    assert!(
+        Keystore::open(&path, "old pass").is_ok(),
+        "a refused rekey changed the file"
+    );
+    assert!(rekey("old pass").status.success());
+    assert!(Keystore::open(&path, "new pass").is_ok());
+    assert!(Keystore::open(&path, "old pass").is_err());
+}

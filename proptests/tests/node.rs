@@ -274,6 +274,7 @@ fn split_utxo_views_converge_in_a_later_round() {
     }
     let event = c.event(2, 3 * SOMPI_PER_KASPA);
     let id = event.id();
+    let start = c.now;
     for i in 0..5 {
         c.input(i, Input::NewEvent(event.clone()));
     }
@@ -281,6 +282,9 @@ fn split_utxo_views_converge_in_a_later_round() {
     assert!(c.all_submitted(&id));
     let rounds: Vec<u32> = c.nodes.iter().map(|n| n.status(&id).unwrap().round).collect();
     assert!(rounds.iter().all(|r| *r >= 1), "no quorum in round 0: {rounds:?}");
+    // Round 0 held every member's vote and no quorum: it ended at once, not at its timeout.
+    let elapsed = c.now.millis_since(start);
+    assert!(elapsed < Timing::default().round_timeout_ms, "took {elapsed} ms");
     let txids: Vec<_> = c.submitted.iter().map(|(_, _, tx)| transaction_id(tx)).collect();
     assert!(txids.windows(2).all(|w| w[0] == w[1]));
     // Sign-once: every node signed exactly one template.

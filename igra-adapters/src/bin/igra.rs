@@ -53,6 +53,14 @@ enum Command {
     /// Ask a running node's HTTP API: health, readiness, and one event's audit trail or a page of
     /// events.
     Status(StatusArgs),
+    /// Re-encrypt a keystore under a new passphrase (atomically: the old file stays until the new one
+    /// is complete): the current passphrase from `IGRA_KEYSTORE_PASSPHRASE`, the new one from
+    /// `IGRA_KEYSTORE_NEW_PASSPHRASE`.
+    Rekey {
+        /// The keystore to re-encrypt.
+        #[arg(long)]
+        keystore: PathBuf,
+    },
     /// Create a member's keys in a new encrypted keystore and print the member's public part for the
     /// group file; the file passphrase is read from `IGRA_KEYSTORE_PASSPHRASE`.
     Keygen {
@@ -138,6 +146,7 @@ fn main() -> ExitCode {
         Command::Keygen { keystore } => keygen(&keystore),
         Command::Status(args) => status(&args),
         Command::Run { config } => run(&config),
+        Command::Rekey { keystore } => rekey(&keystore),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -280,6 +289,24 @@ fn run(path: &std::path::Path) -> Result<(), String> {
         eprintln!("igra: stopping");
         member.stop().await.map_err(|e| e.to_string())
     })
+}
+
+/// The environment variable holding the new passphrase for `igra rekey`.
+const NEW_PASSPHRASE_ENV: &str = "IGRA_KEYSTORE_NEW_PASSPHRASE";
+
+/// `igra rekey --keystore PATH`.
+fn rekey(path: &std::path::Path) -> Result<(), String> {
+    let read = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(Zeroizing::new)
+            .ok_or_else(|| format!("set {name}"))
+    };
+    let (old, new) = (read(PASSPHRASE_ENV)?, read(NEW_PASSPHRASE_ENV)?);
+    Keystore::rotate(path, &old, &new).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("igra: {} now opens with the new passphrase", path.display());
+    Ok(())
 }
 
 /// `igra status`.

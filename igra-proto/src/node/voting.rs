@@ -282,7 +282,15 @@ impl Node {
         for v in votes.values() {
             tally.entry(v.vote.template_hash).or_default().push(*v);
         }
-        let Some(agreeing) = tally.into_values().find(|v| v.len() >= quorum) else { return };
+        let everyone = votes.len() >= self.config.group.size();
+        let Some(agreeing) = tally.into_values().find(|v| v.len() >= quorum) else {
+            // Every member's vote of the current round is in and none has a quorum: the round cannot
+            // certify anything, so it ends now rather than at its timeout (rule 9 of section 13).
+            if everyone && round == state.round && state.phase == Phase::Voting {
+                self.end_round(now, wall, id);
+            }
+            return;
+        };
         let Ok(certificate) = QuorumCertificate::from_votes(&agreeing) else { return };
         self.on_certificate(now, wall, &certificate);
     }
@@ -332,28 +340,31 @@ impl Node {
             .map(|(id, _)| *id)
             .collect();
         for id in due {
-            let Some(state) = self.events.get_mut(&id) else { continue };
-            let next = state.round + 1;
-            if next >= state.window_start.saturating_add(self.config.timing.max_rounds) {
-                state.deadline = None;
-                if state.signed.is_none() && state.phase == Phase::Voting {
-                    state.phase = Phase::Abandoned;
-                    let epoch = state.epoch;
-                    self.reservations.retain(|_, owner| *owner != id);
-                    self.persist(alloc::vec![Record::Ended {
-                        event_id: id,
-                        epoch,
-                        outcome: Ending::Abandoned
-                    }]);
-                    self.notify(EventUpdate::Abandoned { event_id: id });
-                }
-                continue;
-            }
-            state.round = next;
-            state.deadline = Some(now.plus_millis(self.config.timing.round_timeout(next)));
-            state.prune_votes();
-            self.vote_in_round(now, wall, id, next);
+            self.end_round(now, wall, id);
         }
+    }
+
+    /// Ends the current round of `id` (its timeout passed, or it cannot certify anything): the next
+    /// round starts and this node votes in it, or, past the round window, the event is abandoned if no
+    /// signature was released.
+    fn end_round(&mut self, now: Instant, wall: UnixMs, id: EventId) {
+        let Some(state) = self.events.get_mut(&id) else { return };
+        let next = state.round + 1;
+        if next >= state.window_start.saturating_add(self.config.timing.max_rounds) {
+            state.deadline = None;
+            if state.signed.is_none() && state.phase == Phase::Voting {
+                state.phase = Phase::Abandoned;
+                let epoch = state.epoch;
+                self.reservations.retain(|_, owner| *owner != id);
+                self.persist(alloc::vec![Record::Ended { event_id: id, epoch, outcome: Ending::Abandoned }]);
+                self.notify(EventUpdate::Abandoned { event_id: id });
+            }
+            return;
+        }
+        state.round = next;
+        state.deadline = Some(now.plus_millis(self.config.timing.round_timeout(next)));
+        state.prune_votes();
+        self.vote_in_round(now, wall, id, next);
     }
 }
 
