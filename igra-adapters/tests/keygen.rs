@@ -108,10 +108,7 @@ fn rekey_changes_the_passphrase_and_refuses_a_wrong_one() {
     };
     let wrong = rekey("not the pass");
     assert!(!wrong.status.success());
-    assert!(
-        Keystore::open(&path, "old pass").is_ok(),
-        "a refused rekey changed the file"
-    );
+    assert!(Keystore::open(&path, "old pass").is_ok(), "a refused rekey changed the file");
     assert!(rekey("old pass").status.success());
     assert!(Keystore::open(&path, "new pass").is_ok());
     assert!(Keystore::open(&path, "old pass").is_err());

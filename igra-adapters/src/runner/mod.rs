@@ -522,6 +522,9 @@ impl Runner {
         for request in effects.chain {
             self.wiring.chain.request(request);
         }
+        for update in &effects.updates {
+            log(update);
+        }
         if let Some(metrics) = &self.metrics {
             let now = self.clock.instant();
             for update in &effects.updates {
@@ -566,6 +569,37 @@ async fn wake<R: Runtime>(
     };
     // Storage first: durability releases held frames and unblocks everything else.
     future::or(storage, future::or(commands, future::or(chain, future::or(frames, timer)))).await
+}
+
+/// One structured log line per event update: milestones at `info`, votes and certificates at `debug`,
+/// refusals and dead templates at `warn`.
+fn log(update: &EventUpdate) {
+    match update {
+        EventUpdate::Accepted { event_id } => tracing::info!(%event_id, "event accepted"),
+        EventUpdate::Refused { event_id, reason } => tracing::warn!(%event_id, %reason, "event refused"),
+        EventUpdate::Voted { event_id, vote } => {
+            tracing::debug!(%event_id, round = vote.round, template = %vote.template_hash, "voted");
+        }
+        EventUpdate::Certified { event_id, vote } => {
+            tracing::debug!(%event_id, round = vote.round, template = %vote.template_hash, "certified");
+        }
+        EventUpdate::Signed { event_id, template_hash } => {
+            tracing::info!(%event_id, template = %template_hash, "signed");
+        }
+        EventUpdate::Finalized { event_id, transaction_id } => {
+            tracing::info!(%event_id, transaction = %transaction_id, "finalized and submitted");
+        }
+        EventUpdate::Abandoned { event_id } => {
+            tracing::warn!(%event_id, "abandoned: no quorum, nothing signed")
+        }
+        EventUpdate::Revived { event_id, round } => tracing::info!(%event_id, round, "revived"),
+        EventUpdate::Confirmed { event_id, transaction_id } => {
+            tracing::info!(%event_id, transaction = %transaction_id, "confirmed");
+        }
+        EventUpdate::Dead { event_id, epoch, template_hash } => {
+            tracing::warn!(%event_id, epoch, template = %template_hash, "signed template dead; next epoch");
+        }
+    }
 }
 
 /// The metrics label of the kind `frame` claims.
