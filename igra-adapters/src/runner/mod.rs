@@ -590,7 +590,7 @@ fn log(update: &EventUpdate) {
             tracing::info!(%event_id, transaction = %transaction_id, "finalized and submitted");
         }
         EventUpdate::Abandoned { event_id } => {
-            tracing::warn!(%event_id, "abandoned: no quorum, nothing signed")
+            tracing::warn!(%event_id, "abandoned: no quorum, nothing signed");
         }
         EventUpdate::Revived { event_id, round } => tracing::info!(%event_id, round, "revived"),
         EventUpdate::Confirmed { event_id, transaction_id } => {
