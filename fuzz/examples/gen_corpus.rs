@@ -474,7 +474,7 @@ fn address_seeds() -> Vec<(String, Vec<u8>)> {
         ("bad-checksum", checksum, AddressError::BadChecksum),
         ("bad-uppercase", good.replacen('q', "Q", 1).into_bytes(), AddressError::UpperCase),
         ("bad-prefix", good.replacen("kaspa:", "kaspax:", 1).into_bytes(), AddressError::UnknownPrefix),
-        ("bad-no-prefix", good["kaspa:".len()..].as_bytes().to_vec(), AddressError::MissingPrefix),
+        ("bad-no-prefix", good.as_bytes()["kaspa:".len()..].to_vec(), AddressError::MissingPrefix),
         ("bad-character", good.replacen('q', "b", 1).into_bytes(), AddressError::BadCharacter('b')),
         ("bad-short", b"kaspa:qqqq".to_vec(), AddressError::TooShort),
     ];
@@ -613,16 +613,10 @@ fn scenario_seeds() -> Vec<(String, Vec<u8>)> {
     ];
     for (name, bytes) in &seeds {
         let (seed, swarm) = scenario(&mut Unstructured::new(bytes)).expect("every input is a swarm");
-        let started = std::time::Instant::now();
         let report = Simulation::with_swarm(seed, swarm).run();
         assert!(report.passed(), "scenario seed {name}:\n{report}");
-        println!(
-            "scenario seed {name}: {}-of-{}, {} events, {:?}",
-            report.swarm.m,
-            report.swarm.n,
-            report.events.len(),
-            started.elapsed()
-        );
+        let (m, n, events) = (report.swarm.m, report.swarm.n, report.events.len());
+        println!("scenario seed {name}: {m}-of-{n}, {events} events, {} steps", report.steps);
     }
     seeds
 }

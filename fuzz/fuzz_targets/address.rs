@@ -27,12 +27,12 @@ fn check_script(address: &Address) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(address) = Address::decode(text) {
-            assert_eq!(address.encode(), text, "decode then encode is not the identity");
-            assert_eq!(address.payload().len(), address.version().payload_len());
-            check_script(&address);
-        }
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(address) = Address::decode(text)
+    {
+        assert_eq!(address.encode(), text, "decode then encode is not the identity");
+        assert_eq!(address.payload().len(), address.version().payload_len());
+        check_script(&address);
     }
 
     // The other direction: an address from the raw bytes survives encode then decode.
