@@ -1,4 +1,4 @@
-//! Writes the seed corpus of the fuzz targets into `corpus/frame/` and `corpus/body/`.
+//! Writes the seed corpus of every fuzz target into `corpus/<target>/`.
 //!
 //! Not a fuzz target. Run it from `fuzz/` with `cargo run --example gen_corpus` after a wire change and
 //! commit what changed. The output is deterministic (Ed25519 and the fixed BIP340 aux randomness are),
@@ -6,6 +6,14 @@
 //! reproducer added to a corpus by hand stays; delete stale names by hand.
 //!
 //! * `body/`: every [`Body`] variant in several shapes, encoded as `kind ‖ postcard`, plus malformed ones.
+//! * `node/`: operation sequences that drive the node world through a round, its signatures and the chain.
+//! * `attestation/`: events that verify under the `attestation` target's configuration (Hyperlane in
+//!   both metadata layouts, LayerZero, operators), and events that each fail one check deep inside.
+//! * `address/`: every network and version, plus strings that each fail one check.
+//! * `template/`: templates the builder makes in the `template` target's world, valid under one of its
+//!   fee modes, plus near misses.
+//! * `config/`: `docs/examples/node.toml` and edited variants, valid and not.
+//! * `scenario/`: swarm encodings whose runs pass every invariant.
 //! * `frame/`: the same bodies sealed by members of the `frame` target's group at the wall-clock time
 //!   its gate runs at, so they pass every check, plus frames that each fail one check. Every seed is
 //!   opened here with the target's gate and must meet the verdict its name gives.
@@ -54,6 +62,11 @@ fn main() {
     }
     write_all(&root.join("frame"), &frame_seeds);
     write_all(&root.join("node"), &node_seeds());
+    write_all(&root.join("attestation"), &attestation_seeds());
+    write_all(&root.join("address"), &address_seeds());
+    write_all(&root.join("template"), &template_seeds());
+    write_all(&root.join("config"), &config_seeds());
+    write_all(&root.join("scenario"), &scenario_seeds());
 }
 
 fn write_all(dir: &Path, seeds: &[(String, Vec<u8>)]) {
@@ -380,4 +393,230 @@ fn node_seeds() -> Vec<(String, Vec<u8>)> {
         ("happy-path-then-chain".to_owned(), chain),
         ("timers".to_owned(), timers),
     ]
+}
+
+/// Seeds of the `attestation` target: each named `ok-…` verifies, each `bad-…` fails the check its
+/// name gives (checked here).
+fn attestation_seeds() -> Vec<(String, Vec<u8>)> {
+    use igra_fuzz::attestation_world::{GROUP, config, hyperlane, layerzero, operators, payment};
+    use igra_proto::event::{Attestation, AttestationError, Event, verify};
+
+    let config = config();
+    assert_eq!(config.validate(), Ok(()), "the attestation world's configuration is valid");
+    let pay = payment(150_000_000);
+    let mut ok = vec![
+        ("ok-hyperlane-message-id", hyperlane(&pay, 7, &[0, 1], false)),
+        ("ok-hyperlane-message-id-3-of-3", hyperlane(&pay, 8, &[0, 1, 2], false)),
+        ("ok-hyperlane-message-id-skips-one", hyperlane(&pay, 9, &[0, 2], false)),
+        ("ok-hyperlane-merkle-root", hyperlane(&pay, 7, &[0, 1], true)),
+        ("ok-hyperlane-merkle-root-1-2", hyperlane(&pay, 10, &[1, 2], true)),
+        ("ok-layerzero", layerzero(&pay, 9, &[0, 1])),
+        ("ok-layerzero-1-2", layerzero(&payment(1_000_000), 10, &[2, 1])),
+        ("ok-operators", operators(&pay, [5; 32], &[0, 1])),
+        ("ok-operators-3-of-3", operators(&payment(42), [6; 32], &[2, 0, 1])),
+    ];
+    let mut bad: Vec<(&str, Event)> = Vec::new();
+    let mut e = hyperlane(&pay, 7, &[0, 1], false);
+    e.payment.amount += 1;
+    bad.push(("bad-hyperlane-amount", e));
+    bad.push(("bad-hyperlane-order", hyperlane(&pay, 7, &[1, 0], false)));
+    bad.push(("bad-hyperlane-below-threshold", hyperlane(&pay, 7, &[0], true)));
+    let mut e = layerzero(&pay, 9, &[0, 1]);
+    e.external_id[0] ^= 1;
+    bad.push(("bad-layerzero-guid", e));
+    bad.push(("bad-layerzero-above-quorum", layerzero(&pay, 9, &[0, 1, 2])));
+    let mut e = operators(&pay, [5; 32], &[0, 1]);
+    e.payment.destination.script[1] ^= 1;
+    bad.push(("bad-operators-redirected", e));
+    bad.push(("bad-operators-duplicate", operators(&pay, [5; 32], &[0, 0])));
+    let mut e = operators(&pay, [5; 32], &[0, 1]);
+    e.attestation = hyperlane(&pay, 7, &[0, 1], false).attestation;
+    bad.push(("bad-kind-mismatch", e));
+    for (name, event) in &ok {
+        assert_eq!(verify(event, &config, GROUP), Ok(()), "attestation seed {name}");
+    }
+    for (name, event) in &bad {
+        let verdict = verify(event, &config, GROUP);
+        let deep = match (&event.attestation, &verdict) {
+            (_, Ok(())) => false,
+            (_, Err(AttestationError::KindMismatch)) => name.ends_with("kind-mismatch"),
+            (Attestation::Hyperlane(_), Err(AttestationError::Hyperlane(_)))
+            | (Attestation::LayerZero(_), Err(AttestationError::LayerZero(_)))
+            | (Attestation::Operators(_), Err(AttestationError::Operators(_))) => true,
+            _ => false,
+        };
+        assert!(deep, "attestation seed {name}: {verdict:?}");
+    }
+    ok.extend(bad);
+    ok.into_iter().map(|(name, e)| (name.to_owned(), e.encode().expect("fits").to_vec())).collect()
+}
+
+/// Seeds of the `address` target: every network and version (`ok-…`), and strings that each fail one
+/// check (`bad-…`, checked here).
+fn address_seeds() -> Vec<(String, Vec<u8>)> {
+    use igra_proto::kaspa::address::{Address, AddressError, AddressVersion, Prefix};
+
+    let mut out = Vec::new();
+    let prefixes = [Prefix::Mainnet, Prefix::Testnet, Prefix::Simnet, Prefix::Devnet];
+    let versions = [AddressVersion::PubKey, AddressVersion::PubKeyEcdsa, AddressVersion::ScriptHash];
+    for (p, prefix) in prefixes.into_iter().enumerate() {
+        for (v, version) in versions.into_iter().enumerate() {
+            let payload: Vec<u8> = bytes(version.payload_len(), u8::try_from(p * 3 + v).expect("small"));
+            let address = Address::new(prefix, version, &payload).expect("right length");
+            out.push((format!("ok-{}-{version:?}", prefix.as_str()), address.encode().into_bytes()));
+        }
+    }
+    let good = Address::new(Prefix::Mainnet, AddressVersion::PubKey, &[0x42; 32]).expect("valid").encode();
+    let mut checksum = good.clone().into_bytes();
+    let last = checksum.len() - 1;
+    checksum[last] = if checksum[last] == b'q' { b'p' } else { b'q' };
+    let cases: Vec<(&str, Vec<u8>, AddressError)> = vec![
+        ("bad-checksum", checksum, AddressError::BadChecksum),
+        ("bad-uppercase", good.replacen('q', "Q", 1).into_bytes(), AddressError::UpperCase),
+        ("bad-prefix", good.replacen("kaspa:", "kaspax:", 1).into_bytes(), AddressError::UnknownPrefix),
+        ("bad-no-prefix", good.as_bytes()["kaspa:".len()..].to_vec(), AddressError::MissingPrefix),
+        ("bad-character", good.replacen('q', "b", 1).into_bytes(), AddressError::BadCharacter('b')),
+        ("bad-short", b"kaspa:qqqq".to_vec(), AddressError::TooShort),
+    ];
+    for (name, text, expected) in cases {
+        let text_str = std::str::from_utf8(&text).expect("ascii");
+        let verdict = Address::decode(text_str);
+        // A substitution may land on the prefix's own letters; only the kind of refusal matters.
+        assert!(
+            std::mem::discriminant(&verdict.expect_err(name)) == std::mem::discriminant(&expected),
+            "address seed {name}"
+        );
+        out.push((name.to_owned(), text));
+    }
+    out
+}
+
+/// Seeds of the `template` target: templates the builder makes in the target's world, each valid
+/// under at least one fee mode (checked here), and near misses named `bad-…`.
+fn template_seeds() -> Vec<(String, Vec<u8>)> {
+    use igra_fuzz::template_world::{payment, policies, script, template, utxos};
+    use igra_proto::kaspa::tx::SOMPI_PER_KASPA;
+    use igra_proto::template::validate;
+
+    let [group_pays, recipient_pays] = policies();
+    let kas = SOMPI_PER_KASPA;
+    let built = |utxos: &[igra_proto::template::Utxo], round, policy| {
+        template(utxos, round, policy).expect("the seed pool pays the event")
+    };
+    let one_large = utxos(1, &[10 * kas]);
+    let many_small = utxos(2, &[kas, kas, kas, kas, 2 * kas]);
+    // Change below `min_change` is folded into the fee.
+    let folded = utxos(3, &[3 * kas + 5_000_000]);
+    let ok = vec![
+        ("ok-group-pays-change", built(&one_large, 0, &group_pays)),
+        ("ok-group-pays-round-3", built(&one_large, 3, &group_pays)),
+        ("ok-group-pays-many-inputs", built(&many_small, 0, &group_pays)),
+        ("ok-group-pays-folded", built(&folded, 0, &group_pays)),
+        ("ok-recipient-pays-change", built(&one_large, 0, &recipient_pays)),
+        ("ok-recipient-pays-many-inputs", built(&many_small, 1, &recipient_pays)),
+        ("ok-recipient-pays-exact", built(&utxos(4, &[3 * kas]), 0, &recipient_pays)),
+    ];
+    let (payment, script) = (payment(), script());
+    for (name, t) in &ok {
+        let valid = policies().iter().any(|p| validate(t, t.hash(), &payment, &script, p).is_ok());
+        assert!(valid, "template seed {name} is valid under no fee mode");
+    }
+    let mut out: Vec<(String, Vec<u8>)> =
+        ok.iter().map(|(name, t)| ((*name).to_owned(), t.encode().expect("fits").to_vec())).collect();
+    let base = &ok[0].1;
+    let mut more = base.clone();
+    more.transaction.outputs[0].value += 1;
+    let mut foreign = base.clone();
+    foreign.entries[0].script_public_key.script[2] ^= 1;
+    let mut duplicate = ok[2].1.clone();
+    duplicate.transaction.inputs[1].previous_outpoint = duplicate.transaction.inputs[0].previous_outpoint;
+    let mut missing_entry = base.clone();
+    missing_entry.entries.clear();
+    for (name, t) in [
+        ("bad-overpays", more),
+        ("bad-foreign-input", foreign),
+        ("bad-duplicate-input", duplicate),
+        ("bad-missing-entry", missing_entry),
+    ] {
+        let valid = policies().iter().any(|p| validate(&t, t.hash(), &payment, &script, p).is_ok());
+        assert!(!valid, "template seed {name} is valid");
+        out.push((name.to_owned(), t.encode().expect("fits").to_vec()));
+    }
+    out
+}
+
+/// Seeds of the `config` target: the documented example and edits of it; `ok-…` parse, `bad-…` are
+/// refused (checked here).
+fn config_seeds() -> Vec<(String, Vec<u8>)> {
+    use igra_adapters::config::NodeFile;
+
+    let example = include_str!("../../docs/examples/node.toml");
+    let without = |start: &str, end: &str| {
+        let from = example.find(start).expect("section present");
+        let to = example[from..].find(end).map_or(example.len(), |i| from + i);
+        format!("{}{}", &example[..from], &example[to..])
+    };
+    let simnet = example.replace("member = 0 ", "member = 2 ").replace("\"testnet-10\"", "\"simnet\"");
+    let ok = vec![
+        ("ok-example", example.to_owned()),
+        ("ok-no-api", without("[api]", "# Identical in every member's file: the member list")),
+        (
+            "ok-operators-only",
+            without("[attestation.hyperlane]", "# This signer's own policy")
+                .replace("source = \"hyperlane\"", "source = \"operators\""),
+        ),
+        (
+            "ok-member-2-simnet",
+            simnet.lines().filter(|l| !l.starts_with("deny = ")).map(|l| format!("{l}\n")).collect(),
+        ),
+        ("ok-recipient-pays", example.replace("\"group_pays\"", "\"recipient_pays\"")),
+        ("ok-no-optional-sections", without("[template]", "\u{0}")),
+    ];
+    let bad = vec![
+        ("bad-threshold", example.replace("threshold = 2                           #", "threshold = 1 #")),
+        ("bad-member", example.replace("member = 0 ", "member = 3 ")),
+        ("bad-hex", example.replacen("identity = \"50de", "identity = \"zz", 1)),
+        ("bad-address", example.replace("kaspatest:qpuw4cd04", "kaspatest:qpuw4cd05")),
+        ("bad-unknown-key", example.replace("[kaspad]", "[kaspad]\nport = 1")),
+        ("bad-deny-address-network", simnet.clone()),
+        ("bad-url", example.replace("ws://127.0.0.1:17210", "http://127.0.0.1:17210")),
+    ];
+    for (name, text) in &ok {
+        if let Err(e) = NodeFile::from_str(text) {
+            panic!("config seed {name}: {e}");
+        }
+    }
+    for (name, text) in &bad {
+        assert!(NodeFile::from_str(text).is_err(), "config seed {name} parses");
+    }
+    ok.into_iter().chain(bad).map(|(name, text)| (name.to_owned(), text.into_bytes())).collect()
+}
+
+/// Seeds of the `scenario` target: swarm encodings of a few shapes, each run here and required to
+/// pass every invariant.
+fn scenario_seeds() -> Vec<(String, Vec<u8>)> {
+    use igra_fuzz::scenario::scenario;
+    use igra_sim::Simulation;
+    use libfuzzer_sys::arbitrary::Unstructured;
+
+    // Deterministic filler bytes (a multiplicative hash of the position and a tag).
+    let noise = |tag: u32, len: u32| -> Vec<u8> {
+        (0..len).map(|i| ((i ^ tag).wrapping_mul(2_654_435_761) >> 11).to_le_bytes()[0]).collect()
+    };
+    let seeds = vec![
+        ("zeros-1-of-1".to_owned(), vec![0u8; 64]),
+        ("noise-a".to_owned(), noise(1, 160)),
+        ("noise-b".to_owned(), noise(2, 160)),
+        ("noise-c".to_owned(), noise(3, 200)),
+        ("noise-d".to_owned(), noise(4, 200)),
+        ("ones".to_owned(), vec![0xffu8; 200]),
+    ];
+    for (name, bytes) in &seeds {
+        let (seed, swarm) = scenario(&mut Unstructured::new(bytes)).expect("every input is a swarm");
+        let report = Simulation::with_swarm(seed, swarm).run();
+        assert!(report.passed(), "scenario seed {name}:\n{report}");
+        let (m, n, events) = (report.swarm.m, report.swarm.n, report.events.len());
+        println!("scenario seed {name}: {m}-of-{n}, {events} events, {} steps", report.steps);
+    }
+    seeds
 }

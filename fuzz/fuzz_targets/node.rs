@@ -78,13 +78,13 @@ fuzz_target!(|input: &[u8]| {
         node.handle(now, UnixMs(WALL.0 + now.0 - NOW.0), input);
         while node.poll_output().is_some() {}
         // Sign-once: within an epoch, the signed template never changes once set.
-        if let Some(status) = node.status(&id) {
-            if status.epoch == 0 {
-                if let (Some(before), Some(after)) = (signed, status.signed) {
-                    assert_eq!(before, after, "signed two templates in one epoch");
-                }
-                signed = signed.or(status.signed);
+        if let Some(status) = node.status(&id)
+            && status.epoch == 0
+        {
+            if let (Some(before), Some(after)) = (signed, status.signed) {
+                assert_eq!(before, after, "signed two templates in one epoch");
             }
+            signed = signed.or(status.signed);
         }
     }
 });

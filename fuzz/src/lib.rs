@@ -171,3 +171,255 @@ pub mod node_world {
         node
     }
 }
+
+/// The world of the `attestation` target: a group id and an [`AttestationConfig`] that accepts all three
+/// sources, each with real test keys, and builders of events that verify under it, so that seeded
+/// inputs reach the signature checks at the bottom of every verifier.
+///
+/// [`AttestationConfig`]: igra_proto::event::AttestationConfig
+pub mod attestation_world {
+    use igra_proto::event::evm::{EvmAddress, EvmSigner};
+    use igra_proto::event::hyperlane::{
+        HyperlaneAttestation, HyperlaneConfig, HyperlaneOrigin, MerkleTree, attest_merkle_root,
+        attest_message_id, warp_message,
+    };
+    use igra_proto::event::layerzero::{
+        DvnConfig, LayerZeroAttestation, LayerZeroConfig, LayerZeroPeer, attest, oft_packet,
+    };
+    use igra_proto::event::operators::{OperatorAttestation, OperatorConfig, approve};
+    use igra_proto::event::{Attestation, AttestationConfig, Event, EventSource, SourceKind};
+    use igra_proto::kaspa::script::pay_to_pubkey;
+    use igra_proto::template::Payment;
+    use igra_proto::wire::BoundedVec;
+    use igra_proto::{GroupId, LocalSigner, Signer, SigningPublicKey};
+
+    /// The group the operators approve for.
+    pub const GROUP: GroupId = GroupId([0x47; 32]);
+    /// The group's Hyperlane domain.
+    pub const LOCAL_DOMAIN: u32 = 0x97BD;
+    /// The accepted Hyperlane origin.
+    pub const ORIGIN: u32 = 1000;
+    /// The origin's `MerkleTreeHook`.
+    pub const HOOK: [u8; 32] = [0x22; 32];
+    /// The group's Hyperlane router.
+    pub const ROUTER: [u8; 32] = [0xAA; 32];
+    /// The origin's warp router.
+    pub const HYPERLANE_SENDER: [u8; 32] = [0x5E; 32];
+    /// The group's LayerZero endpoint.
+    pub const LOCAL_EID: u32 = 39_999;
+    /// The accepted LayerZero source endpoint.
+    pub const PEER_EID: u32 = 30_101;
+    /// The group's `OApp`.
+    pub const RECEIVER: [u8; 32] = [0xAB; 32];
+    /// The peer OFT.
+    pub const PEER: [u8; 32] = [0x5F; 32];
+    /// The confirmations the DVN signers attest.
+    pub const CONFIRMATIONS: u64 = 20;
+    /// The expiration the DVN signers sign.
+    pub const EXPIRATION: u64 = 1_900_000_000;
+
+    /// Hyperlane validator `i` of 3 (2 must sign, in this order).
+    ///
+    /// # Panics
+    /// Never for `i < 3`: the fixed secrets are valid keys.
+    pub fn validator(i: u8) -> EvmSigner {
+        EvmSigner::from_secret(&[0x31 + i; 32]).expect("fixed secrets are valid keys")
+    }
+
+    /// DVN signer `i` of 3 (exactly 2 must sign).
+    ///
+    /// # Panics
+    /// Never for `i < 3`: the fixed secrets are valid keys.
+    pub fn dvn_signer(i: u8) -> EvmSigner {
+        EvmSigner::from_secret(&[0x51 + i; 32]).expect("fixed secrets are valid keys")
+    }
+
+    /// Operator `i` of 3 (2 must approve).
+    ///
+    /// # Panics
+    /// Never for `i < 3`: the fixed secrets are valid keys.
+    pub fn operator(i: u8) -> LocalSigner {
+        LocalSigner::from_secrets([0x61 + i; 32], [0x61 + i; 32]).expect("fixed secrets are valid keys")
+    }
+
+    /// Accepts Hyperlane from [`ORIGIN`] (2 of 3 validators, 18 decimals), LayerZero from [`PEER_EID`]
+    /// (a 2-of-3 DVN, 6 shared decimals) and operators (2 of 3).
+    pub fn config() -> AttestationConfig {
+        let mut dvn_signers: Vec<EvmAddress> = (0..3).map(|i| dvn_signer(i).address()).collect();
+        dvn_signers.sort();
+        AttestationConfig {
+            hyperlane: Some(HyperlaneConfig {
+                local_domain: LOCAL_DOMAIN,
+                recipient: ROUTER,
+                origins: vec![HyperlaneOrigin {
+                    domain: ORIGIN,
+                    merkle_tree_hook: HOOK,
+                    senders: vec![HYPERLANE_SENDER],
+                    validators: (0..3).map(|i| validator(i).address()).collect(),
+                    threshold: 2,
+                    token_decimals: 18,
+                }],
+            }),
+            layerzero: Some(LayerZeroConfig {
+                local_eid: LOCAL_EID,
+                receiver: RECEIVER,
+                peers: vec![LayerZeroPeer { eid: PEER_EID, sender: PEER, shared_decimals: 6 }],
+                dvn: DvnConfig {
+                    vid: 101,
+                    target: EvmAddress([0x7A; 20]),
+                    signers: dvn_signers,
+                    quorum: 2,
+                    min_confirmations: 15,
+                },
+            }),
+            operators: Some(OperatorConfig {
+                keys: (0..3).map(|i| operator(i).identity_public_key()).collect(),
+                threshold: 2,
+            }),
+        }
+    }
+
+    /// A payment of `amount` sompi to a fixed key.
+    pub fn payment(amount: u64) -> Payment {
+        Payment { destination: pay_to_pubkey(&SigningPublicKey([0x42; 32])), amount }
+    }
+
+    /// A Hyperlane event for `payment` with message `nonce`, in message-id layout signed by
+    /// `validators` (indices, in order), or in merkle-root layout (the message at leaf 1 of 4).
+    ///
+    /// # Panics
+    /// If the payment is not representable or a bound is exceeded (never for the seeds).
+    pub fn hyperlane(payment: &Payment, nonce: u32, validators: &[u8], merkle_root: bool) -> Event {
+        let config = config();
+        let hyperlane = config.hyperlane.as_ref().expect("configured");
+        let message = warp_message(hyperlane, ORIGIN, HYPERLANE_SENDER, nonce, payment).expect("payable");
+        let signers: Vec<EvmSigner> = validators.iter().map(|&i| validator(i)).collect();
+        let attestation: HyperlaneAttestation = if merkle_root {
+            let mut tree = MerkleTree::new();
+            for leaf in [[0xE0; 32], message.id(), [0xE2; 32], [0xE3; 32]] {
+                tree.insert(leaf).expect("room");
+            }
+            attest_merkle_root(&message, HOOK, &tree, 1, &signers).expect("within bounds")
+        } else {
+            attest_message_id(&message, HOOK, [0x09; 32], nonce, &signers).expect("within bounds")
+        };
+        Event {
+            source: EventSource { kind: SourceKind::Hyperlane, id: ORIGIN },
+            external_id: message.id(),
+            payment: payment.clone(),
+            attestation: Attestation::Hyperlane(attestation),
+        }
+    }
+
+    /// A LayerZero event for `payment` with packet `nonce`, signed by DVN `signers` (indices).
+    ///
+    /// # Panics
+    /// If the payment is not representable or a bound is exceeded (never for the seeds).
+    pub fn layerzero(payment: &Payment, nonce: u64, signers: &[u8]) -> Event {
+        let config = config();
+        let layerzero = config.layerzero.as_ref().expect("configured");
+        let packet = oft_packet(layerzero, PEER_EID, nonce, payment).expect("payable");
+        let signers: Vec<EvmSigner> = signers.iter().map(|&i| dvn_signer(i)).collect();
+        let attestation: LayerZeroAttestation =
+            attest(&packet, CONFIRMATIONS, EXPIRATION, &layerzero.dvn, &signers).expect("within bounds");
+        Event {
+            source: EventSource { kind: SourceKind::LayerZero, id: PEER_EID },
+            external_id: packet.guid,
+            payment: payment.clone(),
+            attestation: Attestation::LayerZero(attestation),
+        }
+    }
+
+    /// An operator event for `payment` with request id `external_id`, approved by `operators`
+    /// (indices) for [`GROUP`].
+    ///
+    /// # Panics
+    /// If an approval cannot be signed (never: the keys are local).
+    pub fn operators(payment: &Payment, external_id: [u8; 32], operators: &[u8]) -> Event {
+        let mut event = Event {
+            source: EventSource { kind: SourceKind::Operators, id: 0 },
+            external_id,
+            payment: payment.clone(),
+            attestation: Attestation::Operators(OperatorAttestation { approvals: BoundedVec::new() }),
+        };
+        let id = event.id();
+        let approvals: Vec<_> =
+            operators.iter().map(|&i| approve(&operator(i), i, GROUP, &id).expect("signs")).collect();
+        event.attestation =
+            Attestation::Operators(OperatorAttestation { approvals: approvals.try_into().expect("fits") });
+        event
+    }
+}
+
+/// The world of the `template` target: the fixed group's script, the payment of
+/// [`node_world::event`] and the two fee modes of the default policy, with builders of templates that
+/// pass [`validate`](igra_proto::template::validate) in that world.
+pub mod template_world {
+    use igra_proto::kaspa::script::MultisigScript;
+    use igra_proto::kaspa::tx::{Outpoint, UtxoEntry};
+    use igra_proto::template::{BuildRequest, FeeMode, Payment, Template, TemplatePolicy, Utxo, build};
+    use igra_proto::{EventId, TransactionId};
+
+    use super::group;
+    use super::node_world::{DAA, event};
+
+    /// The group's redeem script.
+    ///
+    /// # Panics
+    /// Never: the fixed group has a script.
+    pub fn script() -> MultisigScript {
+        MultisigScript::for_group(group()).expect("the fixed group has a script")
+    }
+
+    /// The payment every template is checked against: [`node_world::event`]'s, 3 KAS.
+    ///
+    /// [`node_world::event`]: super::node_world::event
+    pub fn payment() -> Payment {
+        event().payment
+    }
+
+    /// The policies every template is checked against: the default (the group pays the fee), and the
+    /// same with the recipient paying it.
+    pub fn policies() -> [TemplatePolicy; 2] {
+        let group_pays = TemplatePolicy::default();
+        [group_pays, TemplatePolicy { fee_mode: FeeMode::RecipientPays, ..group_pays }]
+    }
+
+    /// `amounts` as mature outputs of the group, with transaction ids from `tag`.
+    pub fn utxos(tag: u8, amounts: &[u64]) -> Vec<Utxo> {
+        let script = script().script_public_key();
+        amounts
+            .iter()
+            .zip(0u32..)
+            .map(|(&amount, index)| Utxo {
+                outpoint: Outpoint { transaction_id: TransactionId([tag; 32]), index },
+                entry: UtxoEntry {
+                    amount,
+                    script_public_key: script.clone(),
+                    block_daa_score: DAA - 10_000,
+                    is_coinbase: false,
+                },
+            })
+            .collect()
+    }
+
+    /// The template the builder makes from `utxos` in `round` under `policy`, if any.
+    pub fn template(utxos: &[Utxo], round: u32, policy: &TemplatePolicy) -> Option<Template> {
+        let payment = payment();
+        let script = script();
+        build(&BuildRequest {
+            event_id: EventId([0x66; 32]),
+            epoch: 0,
+            round,
+            payment: &payment,
+            group_script: &script,
+            policy,
+            utxos,
+            reserved: &Default::default(),
+            virtual_daa_score: DAA,
+        })
+        .ok()
+    }
+}
+
+pub mod scenario;
