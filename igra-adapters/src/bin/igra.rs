@@ -256,6 +256,11 @@ fn run(path: &std::path::Path) -> Result<(), String> {
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     runtime.block_on(async move {
+        // Handlers first: a SIGTERM that arrives as soon as the member says it runs must stop it
+        // cleanly, not kill it.
+        let handler = |kind| tokio::signal::unix::signal(kind).map_err(|e| format!("signal handler: {e}"));
+        let mut terminate = handler(tokio::signal::unix::SignalKind::terminate())?;
+        let mut interrupt = handler(tokio::signal::unix::SignalKind::interrupt())?;
         let (chain, news) =
             KaspadClient::start(KaspadConfig::new(file.kaspad.url.clone(), network, script.script_public_key()))
                 .map_err(|e| format!("kaspad client: {e}"))?;
@@ -277,10 +282,8 @@ fn run(path: &std::path::Path) -> Result<(), String> {
             member.restored_records,
             member.api_addr.map(|a| format!(", API on http://{a}")).unwrap_or_default()
         );
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(|e| format!("signal handler: {e}"))?;
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
             result = member.stopped() => {
                 return Err(format!("the member stopped: {}", result.err().map_or_else(|| "shutdown".into(), |e| e.to_string())));
