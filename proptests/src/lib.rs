@@ -4,6 +4,8 @@
 // Fixtures panic on purpose if a fixed test setup is wrong; that is a bug in the suite, not an input.
 #![allow(clippy::missing_panics_doc)]
 
+pub mod cluster;
+
 use igra_proto::group::MAX_MEMBERS;
 use igra_proto::keys::IdentitySignature;
 use igra_proto::vote::VoteSignature;
