@@ -210,9 +210,9 @@ impl Model {
                 if before.signed.is_some() {
                     prop_assert_eq!(now.signed, before.signed, "node {} changed its signed template", i);
                 }
-                // The lock only climbs while the node runs. A restart keeps every persisted lock (the
-                // `Lock` record written with the sign-once record) but not a lock the node only holds in
-                // memory (a certificate it did not sign on): the floor is then the persisted lock.
+                // The lock only climbs while the node runs. A restart keeps every persisted lock (a
+                // `Lock` record, written whenever the lock rises) but not one whose batch was not yet
+                // durable at the crash: the floor is then the persisted lock.
                 let lock_round = |s: &EventStatus| s.lock.as_ref().map(|l| l.vote.round);
                 let floor = if restarted { persisted_lock(c, i, id) } else { lock_round(before) };
                 prop_assert!(

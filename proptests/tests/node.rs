@@ -450,6 +450,11 @@ fn a_late_certificate_locks_but_does_not_sign_after_a_later_vote() {
     let status = c.nodes[0].status(&id).unwrap();
     assert_eq!(status.signed, None, "no signature on a certificate older than the node's latest vote");
     assert_eq!(status.lock.map(|l| l.vote.round), Some(0), "but the certificate is its lock now");
+    // The lock it did not sign on is persisted too: a restart keeps it.
+    c.crash_and_restart(0);
+    let restored = c.nodes[0].status(&id).unwrap();
+    assert_eq!(restored.lock.map(|l| l.vote.round), Some(0), "the restarted node lost its lock");
+    assert_eq!(restored.signed, None);
     // The others, who never voted later, sign on round 0; node 0 finalizes from their signatures.
     c.run_until(60_000, |c| c.all_submitted(&id));
     assert!(c.all_submitted(&id));

@@ -317,11 +317,19 @@ impl Node {
         }
         let round = certificate.vote.round;
         let raised = state.lock.as_ref().is_none_or(|lock| round > lock.vote.round);
+        let signed_before = state.signed;
         if raised {
             state.lock = Some(certificate.clone());
             self.notify(EventUpdate::Certified { event_id: id, vote: certificate.vote });
         }
         self.try_sign(wall, certificate);
+        let Some(state) = self.events.get_mut(&id) else { return true };
+        if raised && state.signed == signed_before {
+            // Not signed on it (signing persists the lock with the sign-once record): persist the raised
+            // lock on its own, so that a restarted node still votes its template in later rounds. No
+            // frame waits for it: the lock steers liveness; sign-once alone carries safety.
+            self.persist(alloc::vec![Record::Lock { certificate: certificate.clone() }]);
+        }
         let Some(state) = self.events.get_mut(&id) else { return true };
         if round > state.round {
             state.round = round;
