@@ -60,11 +60,10 @@ pub fn gate() -> Gate {
 /// signatures from the other members meet a node with something to decide.
 pub mod node_world {
     use igra_proto::event::operators::{OperatorAttestation, OperatorConfig, approve};
-    use igra_proto::event::policy::PolicyConfig;
     use igra_proto::event::{Attestation, AttestationConfig, Event, EventSource, SourceKind};
     use igra_proto::kaspa::script::{MultisigScript, pay_to_pubkey};
     use igra_proto::kaspa::tx::{Outpoint, UtxoEntry};
-    use igra_proto::node::{ChainRules, Input, Node, NodeConfig, Timing};
+    use igra_proto::node::{Input, Node, NodeConfig};
     use igra_proto::template::{BuildRequest, Payment, Template, TemplatePolicy, Utxo, build};
     use igra_proto::wire::BoundedVec;
     use igra_proto::{LocalSigner, Signer, SigningPublicKey, TransactionId};
@@ -134,30 +133,15 @@ pub mod node_world {
 
     /// The node's configuration.
     pub fn config() -> NodeConfig {
+        let attestation = AttestationConfig {
+            operators: Some(OperatorConfig { keys: vec![operator().identity_public_key()], threshold: 1 }),
+            ..AttestationConfig::default()
+        };
+        // The simulator's defaults (permissive policy up to 1,000 KAS, default template policy, timing
+        // and chain rules); only the in-flight bound is smaller here.
         NodeConfig {
-            group: group().clone(),
-            me: RECEIVER,
-            attestation: AttestationConfig {
-                operators: Some(OperatorConfig {
-                    keys: vec![operator().identity_public_key()],
-                    threshold: 1,
-                }),
-                ..AttestationConfig::default()
-            },
-            template_policy: TemplatePolicy::default(),
-            policy: PolicyConfig {
-                min_amount: 1,
-                max_amount: 100_000_000_000,
-                allow: None,
-                deny: vec![],
-                window_ms: 86_400_000,
-                global_cap: None,
-                source_caps: vec![],
-                paused: false,
-            },
-            timing: Timing::default(),
-            chain: ChainRules::default(),
             max_events_in_flight: 16,
+            ..igra_sim::fixture::node_config(group(), RECEIVER, &attestation)
         }
     }
 
