@@ -132,6 +132,21 @@ impl SignatureSet {
         Ok(Insert::Added)
     }
 
+    /// Admits a signature this node just made over `sighashes` itself, without verifying it: a signer
+    /// that produced it from the same sighash cannot have produced an invalid one short of a broken
+    /// signer, which verification would not mend. Refuses an input the template does not have.
+    pub(crate) fn insert_own(&mut self, signature: PartialSignature) -> Result<Insert, SignatureError> {
+        if signature.input_index >= self.inputs {
+            return Err(SignatureError::NoSuchInput(signature.input_index));
+        }
+        let slot = (signature.input_index, signature.signer);
+        if self.signatures.contains_key(&slot) {
+            return Ok(Insert::Duplicate);
+        }
+        self.signatures.insert(slot, signature.signature);
+        Ok(Insert::Added)
+    }
+
     /// Merges untrusted signatures (a peer's message or a reply to a request): set union after
     /// verification. Verification work is bounded by the batch, which the wire bounds by
     /// [`MAX_SIGNATURES_PER_MESSAGE`].

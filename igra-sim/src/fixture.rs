@@ -5,7 +5,7 @@ use igra_proto::event::operators::{OperatorAttestation, OperatorConfig, approve}
 use igra_proto::event::policy::PolicyConfig;
 use igra_proto::event::{Attestation, AttestationConfig, Event, EventSource, SourceKind};
 use igra_proto::kaspa::script::{MultisigScript, pay_to_pubkey};
-use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA, UtxoEntry};
+use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA, Sompi, UtxoEntry};
 use igra_proto::node::{ChainRules, NodeConfig, Timing};
 use igra_proto::template::{Payment, TemplatePolicy, Utxo};
 use igra_proto::wire::BoundedVec;
@@ -54,19 +54,29 @@ impl Fixture {
     /// # Panics
     /// If the swarm's group is invalid (the swarm keeps `2m > n` and `n <= 15`, so never).
     pub fn new(swarm: &Swarm) -> Self {
-        let members = (0..swarm.n)
+        let amounts: Vec<Sompi> = swarm.events.iter().map(|plan| plan.amount).collect();
+        Self::of_group(swarm.n, swarm.m, &swarm.pool, &amounts)
+    }
+
+    /// An `m`-of-`n` group funded with one output per `pool` amount, with one attested event per
+    /// `event_amounts` entry (event `i` has external id `i` and pays [`destination`]`(i)`).
+    ///
+    /// # Panics
+    /// If the group is invalid (`2m <= n`, `m == 0` or `n > 15`).
+    pub fn of_group(n: u8, m: u8, pool: &[Sompi], event_amounts: &[Sompi]) -> Self {
+        let members = (0..n)
             .map(member_signer)
             .map(|s| Member { identity: s.identity_public_key(), signing: s.signing_public_key() })
             .collect();
         let group = GroupConfig {
             members,
-            threshold: swarm.m,
+            threshold: m,
             network: Network::Simnet,
             policy_version: 1,
             limits: Limits::default(),
         }
         .validate()
-        .expect("swarm groups are valid");
+        .expect("the caller passes a valid group shape");
         let script = MultisigScript::for_group(&group).expect("a valid group has a script");
         let operators: Vec<_> = (0..OPERATORS).map(|i| member_signer(200 + i)).collect();
         let attestation = AttestationConfig {
@@ -76,15 +86,13 @@ impl Fixture {
             }),
             ..AttestationConfig::default()
         };
-        let configs = (0..swarm.n).map(|i| node_config(&group, MemberIndex(i), &attestation)).collect();
-        let events = swarm
-            .events
+        let configs = (0..n).map(|i| node_config(&group, MemberIndex(i), &attestation)).collect();
+        let events = event_amounts
             .iter()
-            .zip(0u8..)
-            .map(|(plan, tag)| attested_event(&group, &operators, tag, plan.amount))
+            .zip(0u32..)
+            .map(|(amount, tag)| attested_event(&group, &operators, tag, *amount))
             .collect();
-        let pool =
-            swarm.pool.iter().zip(0u32..).map(|(amount, tag)| funding(&script, tag, *amount)).collect();
+        let pool = pool.iter().zip(0u32..).map(|(amount, tag)| funding(&script, tag, *amount)).collect();
         Self { group, script, configs, events, pool }
     }
 }
@@ -119,11 +127,19 @@ pub fn destination(tag: u8) -> igra_proto::kaspa::tx::ScriptPublicKey {
     pay_to_pubkey(&SigningPublicKey([0x40u8.wrapping_add(tag); 32]))
 }
 
-fn attested_event(group: &Group, operators: &[LocalSigner], tag: u8, amount: u64) -> Event {
+fn attested_event(group: &Group, operators: &[LocalSigner], tag: u32, amount: u64) -> Event {
+    // Tags below 256 keep the external id of earlier versions (`[tag; 32]`), so recorded seeds replay.
+    let external_id = if let Ok(small) = u8::try_from(tag) {
+        [small; 32]
+    } else {
+        let mut id = [0xeeu8; 32];
+        id[..4].copy_from_slice(&tag.to_le_bytes());
+        id
+    };
     let mut event = Event {
         source: EventSource { kind: SourceKind::Operators, id: 0 },
-        external_id: [tag; 32],
-        payment: Payment { destination: destination(tag), amount },
+        external_id,
+        payment: Payment { destination: destination(tag.to_le_bytes()[0]), amount },
         attestation: Attestation::Operators(OperatorAttestation { approvals: BoundedVec::new() }),
     };
     let id = event.id();

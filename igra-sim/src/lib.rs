@@ -6,6 +6,7 @@
 //! swarm parameters (group size, events, pool, fault rates) and every random choice inside the run.
 //! See `docs/simulator.md` for what is modelled and what is not yet.
 
+pub mod bench;
 mod byzantine;
 pub mod fixture;
 pub mod invariants;

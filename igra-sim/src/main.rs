@@ -4,14 +4,17 @@
 //! igra-sim run --seed S
 //! igra-sim sweep --seeds A..B [--threads T]
 //! igra-sim replay --seed S --trace
+//! igra-sim bench [--shapes NxMxI,...] [--events E] [--csv FILE]
 //! ```
+
+mod bench_command;
 
 use std::process::ExitCode;
 
 use igra_sim::{Report, Simulation};
 
-const USAGE: &str =
-    "usage: igra-sim run --seed S | sweep --seeds A..B [--threads T] | replay --seed S [--trace]";
+const USAGE: &str = "usage: igra-sim run --seed S | sweep --seeds A..B [--threads T] | replay --seed S [--trace]\n       \
+     igra-sim bench [--shapes NxMxI,...] [--events E] [--csv FILE]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,6 +22,15 @@ fn main() -> ExitCode {
         Ok(Command::Run { seed }) => run(seed),
         Ok(Command::Sweep { from, to, threads }) => sweep(from, to, threads),
         Ok(Command::Replay { seed, trace }) => replay(seed, trace),
+        Ok(Command::Bench { shapes, events, csv }) => {
+            match bench_command::bench(&shapes, events, csv.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("{message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Err(message) => {
             eprintln!("{message}\n{USAGE}");
             ExitCode::from(2)
@@ -30,6 +42,7 @@ enum Command {
     Run { seed: u64 },
     Sweep { from: u64, to: u64, threads: usize },
     Replay { seed: u64, trace: bool },
+    Bench { shapes: Vec<igra_sim::bench::Shape>, events: usize, csv: Option<String> },
 }
 
 fn parse(args: &[String]) -> Result<Command, String> {
@@ -48,6 +61,14 @@ fn parse(args: &[String]) -> Result<Command, String> {
             let threads =
                 flag("--threads").map_or(Ok(2), |t| t.parse().map_err(|e| format!("--threads: {e}")))?;
             Ok(Command::Sweep { from, to, threads: usize::max(threads, 1) })
+        }
+        Some("bench") => {
+            let shapes = bench_command::parse_shapes(
+                flag("--shapes").map_or(bench_command::DEFAULT_SHAPES, String::as_str),
+            )?;
+            let events =
+                flag("--events").map_or(Ok(200), |e| e.parse().map_err(|e| format!("--events: {e}")))?;
+            Ok(Command::Bench { shapes, events: usize::max(events, 5), csv: flag("--csv").cloned() })
         }
         _ => Err("unknown command".into()),
     }

@@ -565,3 +565,52 @@ fn a_spend_by_the_events_own_template_is_its_payment_even_before_finalizing() {
     assert_eq!(status.epoch, 0, "no second epoch");
     assert_eq!(status.phase, Phase::Confirmed { transaction_id: txid });
 }
+
+/// Verifying each signature once: a node that has signed sets aside, unverified, a vote for a round its
+/// certificate covers (whatever its signature), but still checks a vote for a later round; and a
+/// certificate equal to its lock, attached to peers' signature messages, is not verified again.
+#[test]
+fn a_signed_node_sets_aside_votes_it_would_ignore_and_checks_the_rest() {
+    use igra_proto::node::Misbehaviour;
+    use igra_proto::wire::{Body, VoteMessage};
+    use igra_proto::{Sealer, SignedVote, Vote};
+
+    let mut c = Cluster::new(5, 3);
+    let event = c.event(13, 3 * SOMPI_PER_KASPA);
+    let id = event.id();
+    c.input(0, Input::NewEvent(event));
+    c.run_until(60_000, |c| c.all_submitted(&id));
+    assert!(c.all_submitted(&id));
+    let status = c.nodes[0].status(&id).unwrap();
+    let lock = status.lock.unwrap();
+    let node = &c.nodes[0];
+    let forged_before = node.misbehaviour().count(Misbehaviour::ForgedVote);
+    let bad_certificates = node.misbehaviour().count(Misbehaviour::BadCertificate);
+    let set_aside_before = node.gate().counters().set_aside();
+    assert!(set_aside_before > 0, "in a fault-free run, late votes and signatures are set aside");
+    assert_eq!(bad_certificates, 0, "no certificate was refused");
+
+    // A vote from member 4 whose signature is garbage: for round 0 it is set aside, for round 1 it is
+    // checked and counted as forged.
+    let forged = |round: u32| {
+        let vote = Vote { event_id: id, epoch: 0, round, template_hash: lock.vote.template_hash };
+        let mut signed = SignedVote::sign(vote, MemberIndex(4), c.f.group.id(), &c.f.signers[4]).unwrap();
+        signed.signature.0[0] ^= 1;
+        let body = Body::Vote(VoteMessage { vote: signed, lock: None, template: None, event: None });
+        Sealer::new(&c.f.group, MemberIndex(4), 9 + u64::from(round))
+            .seal(&c.f.signers[4], c.wall(), &body)
+            .unwrap()
+    };
+    let (stale, later) = (forged(0), forged(1));
+    c.input(0, Input::Frame(stale));
+    assert_eq!(c.nodes[0].gate().counters().set_aside(), set_aside_before + 1);
+    assert_eq!(c.nodes[0].misbehaviour().count(Misbehaviour::ForgedVote), forged_before);
+    // Node 0 has submitted, so even a later round's vote cannot change what it does: set aside too.
+    c.input(0, Input::Frame(later.clone()));
+    assert_eq!(c.nodes[0].gate().counters().set_aside(), set_aside_before + 2);
+    // A node that has not heard of the event checks the same frame and counts the forgery.
+    let mut fresh = Cluster::new(5, 3);
+    fresh.input(0, Input::Frame(later));
+    assert_eq!(fresh.nodes[0].gate().counters().set_aside(), 0);
+    assert_eq!(fresh.nodes[0].misbehaviour().count(Misbehaviour::ForgedVote), 1);
+}

@@ -200,6 +200,7 @@ impl core::error::Error for Rejection {}
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RejectionCounters {
     accepted: u64,
+    set_aside: u64,
     by_reason: [u64; RejectReason::ALL.len()],
     by_member: [u64; MAX_MEMBERS],
 }
@@ -208,6 +209,11 @@ impl RejectionCounters {
     /// Frames accepted.
     pub fn accepted(&self) -> u64 {
         self.accepted
+    }
+
+    /// Frames the receiver ignored before checking their signature ([`Gate::set_aside`]).
+    pub fn set_aside(&self) -> u64 {
+        self.set_aside
     }
 
     /// Frames rejected for `reason`.
@@ -266,18 +272,46 @@ impl Gate {
         }
     }
 
-    /// Runs `frame` through the pipeline at monotonic time `now` and wall-clock time `wall`.
+    /// Runs `frame` through the pipeline at monotonic time `now` and wall-clock time `wall`:
+    /// [`Self::decode`], then [`Self::admit`].
     pub fn open(&mut self, now: Instant, wall: UnixMs, frame: &[u8]) -> Result<Envelope, Rejection> {
+        let unverified = self.decode(frame)?;
+        self.admit(now, wall, unverified)
+    }
+
+    /// Steps 1-2 (size, decode): the frame's claimed header and body, not yet authenticated. A receiver
+    /// that would ignore the claimed body hands the frame to [`Self::set_aside`] instead of paying for
+    /// its signature check in [`Self::admit`]; ignoring a forged frame is as harmless as ignoring a
+    /// genuine one.
+    pub fn decode<'a>(&mut self, frame: &'a [u8]) -> Result<UnverifiedFrame<'a>, Rejection> {
+        let max_len = usize::try_from(self.limits.max_message_bytes).unwrap_or(usize::MAX);
+        UnverifiedFrame::decode(frame, max_len).map_err(|e| self.reject(Rejection::Decode(e)))
+    }
+
+    /// Steps 3-9 on a decoded frame: membership, signature, group, freshness, replay, rate.
+    pub fn admit(
+        &mut self,
+        now: Instant,
+        wall: UnixMs,
+        frame: UnverifiedFrame<'_>,
+    ) -> Result<Envelope, Rejection> {
         match self.check(now, wall, frame) {
             Ok(envelope) => {
                 self.counters.accepted = self.counters.accepted.saturating_add(1);
                 Ok(envelope)
             }
-            Err(rejection) => {
-                self.counters.count(&rejection);
-                Err(rejection)
-            }
+            Err(rejection) => Err(self.reject(rejection)),
         }
+    }
+
+    /// Counts a decoded frame the receiver ignores without checking it (see [`Self::decode`]).
+    pub fn set_aside(&mut self) {
+        self.counters.set_aside = self.counters.set_aside.saturating_add(1);
+    }
+
+    fn reject(&mut self, rejection: Rejection) -> Rejection {
+        self.counters.count(&rejection);
+        rejection
     }
 
     /// The counters so far.
@@ -290,10 +324,12 @@ impl Gate {
         self.peers.get(member.get()).is_some_and(|p| p.replay.is_some() || p.bucket.is_some())
     }
 
-    fn check(&mut self, now: Instant, wall: UnixMs, frame: &[u8]) -> Result<Envelope, Rejection> {
-        // 1-2. size and decode.
-        let max_len = usize::try_from(self.limits.max_message_bytes).unwrap_or(usize::MAX);
-        let unverified = UnverifiedFrame::decode(frame, max_len).map_err(Rejection::Decode)?;
+    fn check(
+        &mut self,
+        now: Instant,
+        wall: UnixMs,
+        unverified: UnverifiedFrame<'_>,
+    ) -> Result<Envelope, Rejection> {
         let header = unverified.header;
         let sender = header.sender;
         // 3. membership.

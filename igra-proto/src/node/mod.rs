@@ -159,6 +159,7 @@ use crate::ids::{EventId, TemplateHash, TransactionId};
 use crate::kaspa::script::MultisigScript;
 use crate::kaspa::tx::{Outpoint, Transaction};
 use crate::keys::Signer;
+use crate::signature_set::SignatureSet;
 use crate::template::{TemplatePolicy, Utxo};
 use crate::time::{Instant, UnixMs};
 use crate::vote::{QuorumCertificate, Vote};
@@ -644,7 +645,12 @@ impl Node {
 impl Node {
     fn on_frame(&mut self, now: Instant, wall: UnixMs, bytes: &[u8]) {
         // Rejections are typed and counted by the gate.
-        let Ok(envelope) = self.gate.open(now, wall, bytes) else { return };
+        let Ok(unverified) = self.gate.decode(bytes) else { return };
+        if self.ignores(&unverified.body) {
+            self.gate.set_aside();
+            return;
+        }
+        let Ok(envelope) = self.gate.admit(now, wall, unverified) else { return };
         let from = envelope.header.sender;
         match envelope.body {
             Body::Vote(message) => self.on_vote(now, wall, from, &message),
@@ -677,6 +683,36 @@ impl Node {
             Body::Template(message) => self.on_template(now, wall, from, &message),
             // Completion claims are hints this node's own chain view supersedes.
             Body::Completion(_) => {}
+        }
+    }
+
+    /// Whether this node would ignore `body` whoever sent it, so that its frame need not be verified:
+    /// a vote or a signature set for an epoch this node has left, a vote for a round at or below the
+    /// certificate this node has signed on (it signs once per epoch, so no such vote can change what it
+    /// does), and signatures for a template whose signatures it holds enough of or whose transaction
+    /// it has already submitted.
+    fn ignores(&self, body: &Body) -> bool {
+        match body {
+            Body::Vote(message) => {
+                let vote = &message.vote.vote;
+                self.events.get(&vote.event_id).is_some_and(|state| {
+                    vote.epoch < state.epoch
+                        || (vote.epoch == state.epoch
+                            && (matches!(state.phase, Phase::Submitted { .. } | Phase::Confirmed { .. })
+                                || (state.signed.is_some()
+                                    && state
+                                        .lock
+                                        .as_ref()
+                                        .is_some_and(|lock| lock.vote.round >= vote.round))))
+                })
+            }
+            Body::Signatures(message) => self.events.get(&message.event_id).is_some_and(|state| {
+                message.epoch < state.epoch
+                    || (message.epoch == state.epoch
+                        && (matches!(state.phase, Phase::Submitted { .. } | Phase::Confirmed { .. })
+                            || state.sets.get(&message.template_hash).is_some_and(SignatureSet::is_complete)))
+            }),
+            _ => false,
         }
     }
 

@@ -31,15 +31,20 @@ impl Node {
         // Every rule runs again before signing (a pause since the vote, a cap filled meanwhile).
         let Ok(commitment) = self.policy.commit(wall, &state.event) else { return };
         let Some(template) = state.templates.get(&hash) else { return };
-        let Ok(signatures) = template.sign(self.signer.as_ref(), self.config.me, &aux) else { return };
+        // The sighashes are computed once per template and kept for verifying peers' signatures.
+        let sighashes = state.sighashes.entry(hash).or_insert_with(|| template.sighashes());
+        let Ok(signatures) =
+            crate::template::Template::sign_sighashes(sighashes, self.signer.as_ref(), self.config.me, &aux)
+        else {
+            return;
+        };
         let Ok(encoded) = template.encode() else { return };
-        let sighashes = template.sighashes();
         let Some(set) = signature_set(&mut state.sets, &self.config.group, hash, sighashes.len()) else {
             return;
         };
         for sig in &signatures {
-            // Our own signatures verify; inserting them through the same check keeps one path.
-            let _ = set.insert(&self.config.group, &sighashes, *sig);
+            // Made just now over these sighashes: admitted without verifying them again.
+            let _ = set.insert_own(*sig);
         }
         state.signed = Some(hash);
         state.phase = Phase::Signing;
@@ -98,6 +103,11 @@ impl Node {
             return;
         }
         if !state.sets.contains_key(&hash) && state.sets.len() >= MAX_SIGNATURE_SETS_PER_EVENT {
+            return;
+        }
+        if state.sets.get(&hash).is_some_and(SignatureSet::is_complete) {
+            // Already `m` signatures on every input: more would not change the transaction, so they
+            // are not verified (the set still helps any peer that asks).
             return;
         }
         // A template's sighashes are computed once, not once per message carrying its signatures.

@@ -292,7 +292,8 @@ impl Node {
             return;
         };
         let Ok(certificate) = QuorumCertificate::from_votes(&agreeing) else { return };
-        self.on_certificate(now, wall, &certificate);
+        // Every vote in the table was verified when it arrived (or is this node's own).
+        self.apply_certificate(now, wall, &certificate);
     }
 
     /// A certificate from anywhere: verified, it may raise the lock, pull this node into its round and
@@ -305,15 +306,35 @@ impl Node {
         certificate: &QuorumCertificate,
     ) -> bool {
         // Honest members never vote beyond the round window, so no valid certificate is there.
-        if certificate.vote.round >= self.round_limit(&certificate.vote.event_id)
-            || certificate.verify(&self.config.group).is_err()
-        {
+        if certificate.vote.round >= self.round_limit(&certificate.vote.event_id) {
             return false;
         }
-        let id = certificate.vote.event_id;
-        let Some(state) = self.events.get_mut(&id) else { return true };
-        if certificate.vote.epoch != state.epoch || state.is_finished() {
+        // A certificate for the very vote this node is locked on adds nothing: its own, verified copy
+        // stands in and the copy's signatures are not checked again (peers attach it to every message).
+        let held = self
+            .events
+            .get(&certificate.vote.event_id)
+            .and_then(|state| state.lock.as_ref())
+            .filter(|lock| lock.vote == certificate.vote)
+            .cloned();
+        if let Some(lock) = held {
+            self.apply_certificate(now, wall, &lock);
             return true;
+        }
+        if certificate.verify(&self.config.group).is_err() {
+            return false;
+        }
+        self.apply_certificate(now, wall, certificate);
+        true
+    }
+
+    /// A verified certificate (or one formed from verified votes): it may raise the lock, pull this
+    /// node into its round and let it sign.
+    fn apply_certificate(&mut self, now: Instant, wall: UnixMs, certificate: &QuorumCertificate) {
+        let id = certificate.vote.event_id;
+        let Some(state) = self.events.get_mut(&id) else { return };
+        if certificate.vote.epoch != state.epoch || state.is_finished() {
+            return;
         }
         let round = certificate.vote.round;
         let raised = state.lock.as_ref().is_none_or(|lock| round > lock.vote.round);
@@ -323,21 +344,20 @@ impl Node {
             self.notify(EventUpdate::Certified { event_id: id, vote: certificate.vote });
         }
         self.try_sign(wall, certificate);
-        let Some(state) = self.events.get_mut(&id) else { return true };
+        let Some(state) = self.events.get_mut(&id) else { return };
         if raised && state.signed == signed_before {
             // Not signed on it (signing persists the lock with the sign-once record): persist the raised
             // lock on its own, so that a restarted node still votes its template in later rounds. No
             // frame waits for it: the lock steers liveness; sign-once alone carries safety.
             self.persist(alloc::vec![Record::Lock { certificate: certificate.clone() }]);
         }
-        let Some(state) = self.events.get_mut(&id) else { return true };
+        let Some(state) = self.events.get_mut(&id) else { return };
         if round > state.round {
             state.round = round;
             state.deadline = Some(now.plus_millis(self.config.timing.round_timeout(round)));
             state.prune_votes();
             self.vote_in_round(now, wall, id, round);
         }
-        true
     }
 
     pub(super) fn on_timer(&mut self, now: Instant, wall: UnixMs) {

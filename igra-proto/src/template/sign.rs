@@ -79,7 +79,17 @@ impl Template {
         me: MemberIndex,
         aux_rand: &[u8; 32],
     ) -> Result<Vec<PartialSignature>, SignatureError> {
-        self.sighashes()
+        Self::sign_sighashes(&self.sighashes(), signer, me, aux_rand)
+    }
+
+    /// [`Self::sign`] over sighashes the caller computed already with [`Self::sighashes`].
+    pub fn sign_sighashes(
+        sighashes: &[[u8; 32]],
+        signer: &dyn Signer,
+        me: MemberIndex,
+        aux_rand: &[u8; 32],
+    ) -> Result<Vec<PartialSignature>, SignatureError> {
+        sighashes
             .iter()
             .enumerate()
             .map(|(i, sighash)| {
