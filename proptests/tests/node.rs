@@ -614,3 +614,49 @@ fn a_signed_node_sets_aside_votes_it_would_ignore_and_checks_the_rest() {
     assert_eq!(fresh.nodes[0].gate().counters().set_aside(), 0);
     assert_eq!(fresh.nodes[0].misbehaviour().count(Misbehaviour::ForgedVote), 1);
 }
+
+/// A node's snapshot can predate the spend of an output whose event has ended (and released its
+/// reservation): the chain's report of the spend removes it, so the next event never builds a template
+/// on it (before, such templates were signed, refused as double spends and waited for a new epoch).
+#[test]
+fn an_output_reported_spent_is_never_offered_again_by_a_stale_snapshot() {
+    use proptests::cluster::utxo;
+
+    let mut c = Cluster::new(5, 3);
+    let only = utxo(&c.script, 500, 100 * SOMPI_PER_KASPA);
+    for view in &mut c.views {
+        *view = vec![only.clone()];
+    }
+    let first = c.event(14, 3 * SOMPI_PER_KASPA);
+    let first_id = first.id();
+    for i in 0..5 {
+        c.input(i, Input::NewEvent(first.clone()));
+    }
+    c.run_until(60_000, |c| c.all_submitted(&first_id));
+    let paid = c.submitted[0].2.clone();
+    assert_eq!(paid.inputs[0].previous_outpoint, only.outpoint);
+    let txid = transaction_id(&paid);
+    for i in 0..5 {
+        c.input(i, Input::Chain(ChainEvent::Accepted { transaction_id: txid, daa_score: DAA + 1 }));
+        let spent = ChainEvent::Spent { outpoint: only.outpoint, by: txid, daa_score: DAA + 1 };
+        c.input(i, Input::Chain(spent));
+        let deep = DAA + 2 + ChainRules::default().confirm_depth;
+        c.input(i, Input::Chain(ChainEvent::DaaScore(deep)));
+        assert!(matches!(c.nodes[i].status(&first_id).unwrap().phase, Phase::Confirmed { .. }));
+    }
+    // The chain now holds another output; the nodes' snapshots still list the spent one.
+    let fresh = utxo(&c.script, 501, 100 * SOMPI_PER_KASPA);
+    for view in &mut c.views {
+        *view = vec![fresh.clone()];
+    }
+    c.submitted.clear();
+    let second = c.event(15, 3 * SOMPI_PER_KASPA);
+    let second_id = second.id();
+    for i in 0..5 {
+        c.input(i, Input::NewEvent(second.clone()));
+    }
+    c.run_until(60_000, |c| c.all_submitted(&second_id));
+    assert!(c.all_submitted(&second_id));
+    let spends: Vec<_> = c.submitted[0].2.inputs.iter().map(|i| i.previous_outpoint).collect();
+    assert_eq!(spends, vec![fresh.outpoint], "the second event spends the fresh output only");
+}

@@ -96,6 +96,11 @@ impl Node {
             }
             ChainEvent::Spent { outpoint, by, daa_score } => {
                 self.remember_accepted(by, daa_score);
+                // The snapshot may predate the spend: never offer a spent output to a template again
+                // (the event that reserved it may end before the next snapshot arrives).
+                if let Some((utxos, _)) = &mut self.utxos {
+                    utxos.retain(|u| u.outpoint != outpoint);
+                }
                 for state in self.events.values_mut() {
                     // A spend by one of this event's own templates is its payment, however this node
                     // learned of it (its id does not depend on signatures, so finalizing is not needed).
