@@ -46,6 +46,7 @@ impl Domain {
 }
 
 /// A hasher for one domain: feed it the fields in their documented order, then [`finalize`](Self::finalize).
+#[derive(Clone)]
 pub struct DomainHasher(blake3::Hasher);
 
 impl DomainHasher {

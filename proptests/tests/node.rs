@@ -660,3 +660,42 @@ fn an_output_reported_spent_is_never_offered_again_by_a_stale_snapshot() {
     let spends: Vec<_> = c.submitted[0].2.inputs.iter().map(|i| i.previous_outpoint).collect();
     assert_eq!(spends, vec![fresh.outpoint], "the second event spends the fresh output only");
 }
+
+/// Memory: a confirmed event's full state is released once its acceptance is `confirm_depth +
+/// finality_depth` deep; the node still answers for it (same status, same votes and lock) and a
+/// resubmission of the event is recognised as paid, before and after a restart.
+#[test]
+fn a_confirmed_event_is_released_to_a_summary_and_never_runs_again() {
+    let mut c = Cluster::new(5, 3);
+    let event = c.event(16, 3 * SOMPI_PER_KASPA);
+    let id = event.id();
+    c.input(0, Input::NewEvent(event.clone()));
+    c.run_until(60_000, |c| c.all_submitted(&id));
+    let txid = transaction_id(&c.submitted[0].2);
+    let rules = ChainRules::default();
+    c.input(0, Input::Chain(ChainEvent::Accepted { transaction_id: txid, daa_score: DAA + 1 }));
+    c.input(0, Input::Chain(ChainEvent::DaaScore(DAA + 1 + rules.confirm_depth)));
+    let confirmed = c.nodes[0].status(&id).unwrap();
+    assert_eq!(confirmed.phase, Phase::Confirmed { transaction_id: txid });
+    assert!(!confirmed.votes.is_empty(), "the full state is still held right after confirmation");
+    c.input(0, Input::Chain(ChainEvent::DaaScore(DAA + 1 + rules.confirm_depth + rules.finality_depth)));
+    let released = c.nodes[0].status(&id).unwrap();
+    assert!(released.votes.is_empty(), "peers' votes are released");
+    assert_eq!(released.phase, confirmed.phase);
+    assert_eq!(released.my_votes, confirmed.my_votes);
+    assert_eq!(released.lock, confirmed.lock);
+    assert_eq!(released.signed, confirmed.signed);
+    assert_eq!(released.transaction_id, Some(txid));
+    // Resubmitted, before and after a restart: nothing happens, nothing is sent.
+    for restart in [false, true] {
+        if restart {
+            c.crash_and_restart(0);
+        }
+        c.network.clear();
+        let sent_before = c.submitted.len();
+        c.input(0, Input::NewEvent(event.clone()));
+        assert!(c.network.is_empty(), "a paid event is not voted on again (restart: {restart})");
+        assert_eq!(c.submitted.len(), sent_before);
+        assert_eq!(c.nodes[0].status(&id).unwrap().phase, Phase::Confirmed { transaction_id: txid });
+    }
+}

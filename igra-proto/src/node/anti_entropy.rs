@@ -63,7 +63,9 @@ impl Node {
         let mut replies: Vec<Body> = Vec::new();
         for entry in digest.active.iter() {
             let Some(state) = self.events.get(&entry.event_id) else {
-                let _ = unknown.push(RequestItem::Event { event_id: entry.event_id });
+                if !self.ended.contains_key(&entry.event_id) {
+                    let _ = unknown.push(RequestItem::Event { event_id: entry.event_id });
+                }
                 continue;
             };
             if state.epoch != entry.epoch || matches!(state.phase, Phase::Abandoned) {

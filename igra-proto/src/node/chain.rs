@@ -116,7 +116,7 @@ impl Node {
                     .events
                     .iter()
                     .filter(|(_, e)| e.transaction_id() == Some(transaction_id) && e.accepted_at.is_none())
-                    .filter_map(|(id, e)| Some((*id, e.transaction.clone()?)))
+                    .filter_map(|(id, e)| Some((*id, e.transaction.as_ref()?.1.clone())))
                     .collect();
                 for (event_id, transaction) in resubmit {
                     self.outputs.push_back(Output::Chain(ChainRequest::Submit { event_id, transaction }));
@@ -162,6 +162,9 @@ impl Node {
             }]);
             self.notify(EventUpdate::Confirmed { event_id: id, transaction_id });
         }
+        self.release_confirmed(
+            score.saturating_sub(rules.confirm_depth.saturating_add(rules.finality_depth)),
+        );
         for (id, template_hash) in dead {
             let Some(state) = self.events.get_mut(&id) else { continue };
             let epoch = state.epoch;
@@ -176,6 +179,34 @@ impl Node {
             // The snapshot that built the dead template is stale: ask for a fresh one, then vote.
             self.utxos = None;
             self.vote_in_round(now, wall, id, 0);
+        }
+    }
+
+    /// Releases the full state of every event confirmed by an acceptance at or below `accepted_by`
+    /// (`None`: every confirmed event), keeping an [`Ended`](super::event_state::Ended) summary. Released
+    /// at `confirm_depth + finality_depth` past its acceptance, an event is beyond any reorg the chain
+    /// model allows, and peers that lagged have had that long to catch up from this node's state.
+    pub(super) fn release_confirmed(&mut self, accepted_by: impl Into<Option<u64>>) {
+        let limit = accepted_by.into();
+        let done: Vec<EventId> = self
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e.phase, Phase::Confirmed { .. }))
+            .filter(|(_, e)| limit.is_none_or(|l| e.accepted_at.is_some_and(|at| at <= l)))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in done {
+            let Some(state) = self.events.remove(&id) else { continue };
+            let Phase::Confirmed { transaction_id } = state.phase else { continue };
+            let ended = super::event_state::Ended {
+                epoch: state.epoch,
+                round: state.round,
+                my_votes: state.my_votes.into_iter().collect(),
+                lock: state.lock,
+                signed: state.signed,
+                transaction_id,
+            };
+            self.ended.insert(id, ended);
         }
     }
 
@@ -194,7 +225,7 @@ impl Node {
             }
             state.paid_by = None;
             state.accepted_at = None;
-            if let Some(transaction) = state.transaction.clone() {
+            if let Some((_, transaction)) = state.transaction.clone() {
                 resubmit.push((*id, transaction));
             }
         }

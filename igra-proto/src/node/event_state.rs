@@ -21,6 +21,20 @@ pub(super) const MAX_SIGNATURE_SETS_PER_EVENT: usize = 4;
 /// Rounds of other members' votes kept per event (the current one and those just before it).
 pub(super) const VOTE_ROUNDS_KEPT: u32 = 4;
 
+/// What a node keeps of a confirmed event once its full state is released: enough to answer for it
+/// and to never run it again: its own votes and its lock (what it may still be asked to stand by), the
+/// template it signed and the paying transaction; not the templates, peers' votes, signature sets and
+/// the transaction itself, which are most of an event's memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Ended {
+    pub(super) epoch: u32,
+    pub(super) round: u32,
+    pub(super) my_votes: Vec<(u32, TemplateHash)>,
+    pub(super) lock: Option<QuorumCertificate>,
+    pub(super) signed: Option<TemplateHash>,
+    pub(super) transaction_id: TransactionId,
+}
+
 /// One event's state in this node.
 pub(super) struct EventState {
     pub(super) event: Event,
@@ -42,8 +56,8 @@ pub(super) struct EventState {
     pub(super) template_ids: BTreeSet<TransactionId>,
     /// Sighashes of the templates signatures arrived for, computed once per template.
     pub(super) sighashes: BTreeMap<TemplateHash, Vec<[u8; 32]>>,
-    /// The finalized transaction of this epoch, kept for resubmission.
-    pub(super) transaction: Option<Transaction>,
+    /// The finalized transaction of this epoch and its id (computed once), kept for resubmission.
+    pub(super) transaction: Option<(TransactionId, Transaction)>,
     /// The accepted transaction that pays this event (one of its templates'), if the chain said so.
     pub(super) paid_by: Option<TransactionId>,
     /// DAA score at which the chain accepted it.
@@ -149,7 +163,7 @@ impl EventState {
 
     /// The id of this epoch's finalized transaction.
     pub(super) fn transaction_id(&self) -> Option<TransactionId> {
-        self.transaction.as_ref().map(crate::kaspa::hashing::transaction_id)
+        self.transaction.as_ref().map(|(id, _)| *id)
     }
 
     /// Whether the template this node signed spends `outpoint`.

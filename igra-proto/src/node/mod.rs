@@ -476,6 +476,8 @@ pub struct Node {
     misbehaviour: MisbehaviourCounters,
     anti_entropy_at: Option<Instant>,
     events: BTreeMap<EventId, EventState>,
+    /// Confirmed events whose full state was released (see `Node::release_confirmed`).
+    ended: BTreeMap<EventId, event_state::Ended>,
 }
 
 impl fmt::Debug for Node {
@@ -553,6 +555,7 @@ impl Node {
             utxos_requested_at: None,
             reservations: BTreeMap::new(),
             events: BTreeMap::new(),
+            ended: BTreeMap::new(),
             config,
         })
     }
@@ -586,7 +589,21 @@ impl Node {
 
     /// An event's progress.
     pub fn status(&self, event_id: &EventId) -> Option<EventStatus> {
-        let e = self.events.get(event_id)?;
+        let Some(e) = self.events.get(event_id) else {
+            let ended = self.ended.get(event_id)?;
+            return Some(EventStatus {
+                phase: Phase::Confirmed { transaction_id: ended.transaction_id },
+                epoch: ended.epoch,
+                round: ended.round,
+                my_votes: ended.my_votes.clone(),
+                lock: ended.lock.clone(),
+                signed: ended.signed,
+                signatures_per_input: Vec::new(),
+                equivocators: Vec::new(),
+                votes: Vec::new(),
+                transaction_id: Some(ended.transaction_id),
+            });
+        };
         let best = e.signed.or_else(|| e.sets.keys().next().copied());
         let signatures_per_input = best
             .and_then(|h| e.sets.get(&h))

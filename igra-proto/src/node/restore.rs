@@ -65,6 +65,9 @@ impl Node {
         }
         node.policy =
             Policy::restore(node.config.policy.clone(), wall, &commitments).map_err(RestoreError::Policy)?;
+        // Events confirmed before the restart are final (their acceptance is at least `confirm_depth`
+        // deep): only their summary is kept.
+        node.release_confirmed(None);
         node.resume(now, wall);
         Ok(node)
     }

@@ -137,7 +137,7 @@ impl Node {
         let transaction_id = crate::kaspa::hashing::transaction_id(&transaction);
         state.phase = Phase::Submitted { transaction_id };
         state.deadline = None;
-        state.transaction = Some(transaction.clone());
+        state.transaction = Some((transaction_id, transaction.clone()));
         // The chain may have accepted it already (another member submitted first): the next chain
         // report then confirms the event.
         if let Some(&daa_score) = self.accepted.get(&transaction_id) {

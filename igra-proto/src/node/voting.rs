@@ -28,6 +28,10 @@ impl Node {
         event: Event,
     ) -> Result<(), EventRefusal> {
         let id = event.id();
+        if self.ended.contains_key(&id) {
+            // Confirmed long ago: a resubmission is the same event, already paid.
+            return Ok(());
+        }
         if let Some(state) = self.events.get(&id) {
             // A resubmission revives an event abandoned without a signature.
             if state.phase == Phase::Abandoned {

@@ -18,8 +18,9 @@
 //! Inputs use `sequence = u64::MAX`, `sig_op_count = n` and empty signature scripts; the transaction is
 //! version 0, native, with no lock time, gas or payload, and commits to its storage mass.
 
-use alloc::collections::BTreeSet;
+use alloc::collections::{BTreeSet, BinaryHeap};
 use alloc::vec::Vec;
+use core::cmp::Reverse;
 use core::fmt;
 
 use super::{Payment, Template, TemplatePolicy, Utxo, final_mass};
@@ -135,17 +136,22 @@ pub fn build(request: &BuildRequest<'_>) -> Result<Template, BuildError> {
         return Err(BuildError::NonStandardDestination);
     }
     let group_spk = request.group_script.script_public_key();
-    let mut candidates: Vec<([u8; 32], &Utxo)> = request
+    // The order key's fixed part (domain, event, epoch, round) is absorbed once; a template needs only
+    // the first few candidates in key order, so they come off a heap (linear to build) instead of a
+    // full sort of what may be thousands of outputs. Ties, impossible in practice, go by outpoint.
+    let prefix = order_prefix(request);
+    let mut candidates: BinaryHeap<Reverse<([u8; 32], Outpoint, usize)>> = request
         .utxos
         .iter()
-        .filter(|u| u.entry.script_public_key == group_spk && spendable(request, u))
-        .map(|u| (order_key(request, &u.outpoint), u))
+        .enumerate()
+        .filter(|(_, u)| u.entry.script_public_key == group_spk && spendable(request, u))
+        .map(|(i, u)| Reverse((order_key(&prefix, &u.outpoint), u.outpoint, i)))
         .collect();
-    candidates.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.outpoint.cmp(&b.1.outpoint)));
 
     let mut selection = Selection::new(request);
     let mut last = Shortfall::Funds { needed: payment.amount };
-    for (_, utxo) in candidates {
+    while let Some(Reverse((_, _, index))) = candidates.pop() {
+        let Some(utxo) = request.utxos.get(index) else { continue };
         if selection.inputs.len() >= usize::from(request.policy.max_inputs) {
             return Err(BuildError::TooManyInputs { limit: request.policy.max_inputs });
         }
@@ -170,14 +176,19 @@ fn spendable(request: &BuildRequest<'_>, utxo: &Utxo) -> bool {
         && (!utxo.entry.is_coinbase || depth >= request.policy.coinbase_maturity)
 }
 
-fn order_key(request: &BuildRequest<'_>, outpoint: &Outpoint) -> [u8; 32] {
-    DomainHasher::new(Domain::InputOrder)
+/// The order key's fixed part: `domain ‖ event_id ‖ epoch ‖ round`.
+fn order_prefix(request: &BuildRequest<'_>) -> DomainHasher {
+    let mut hasher = DomainHasher::new(Domain::InputOrder);
+    hasher
         .update(&request.event_id.0)
         .update(&request.epoch.to_le_bytes())
-        .update(&request.round.to_le_bytes())
-        .update(&outpoint.transaction_id.0)
-        .update(&outpoint.index.to_le_bytes())
-        .finalize()
+        .update(&request.round.to_le_bytes());
+    hasher
+}
+
+/// `H(domain ‖ event_id ‖ epoch ‖ round ‖ outpoint)`, from the [`order_prefix`].
+fn order_key(prefix: &DomainHasher, outpoint: &Outpoint) -> [u8; 32] {
+    prefix.clone().update(&outpoint.transaction_id.0).update(&outpoint.index.to_le_bytes()).finalize()
 }
 
 /// Why the current selection does not make a template yet (more inputs may help).
