@@ -99,7 +99,7 @@ async fn a_group_pays_a_batch_of_events_through_kaspad_and_survives_a_restart() 
     assert_eq!(info.network_id, "simnet");
     assert!(info.has_utxo_index);
     let miner = Miner::new(rpc.clone());
-    miner.mine(COINBASE_MATURITY + 20).await.expect("mined to maturity");
+    miner.mine(COINBASE_MATURITY + 200).await.expect("mined to maturity");
 
     let config = DevnetConfig {
         members: 5,
