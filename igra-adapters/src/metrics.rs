@@ -88,6 +88,8 @@ pub struct Metrics {
     peers: Gauge,
     persist_seconds: Histogram,
     persist_records: Histogram,
+    /// Every byte sent, all kinds together (for benchmarks; the families carry the same by kind).
+    bytes_out_total: std::sync::atomic::AtomicU64,
     tracker: Mutex<Tracker>,
 }
 
@@ -215,6 +217,7 @@ impl Metrics {
             peers,
             persist_seconds,
             persist_records,
+            bytes_out_total: std::sync::atomic::AtomicU64::new(0),
             tracker: Mutex::new(Tracker::default()),
         }
     }
@@ -303,6 +306,13 @@ impl Metrics {
     pub fn frame_out(&self, kind: &'static str, bytes: usize) {
         self.frames_out.get_or_create(&KindLabel { kind }).inc();
         self.bytes_out.get_or_create(&KindLabel { kind }).inc_by(u64::try_from(bytes).unwrap_or(u64::MAX));
+        self.bytes_out_total
+            .fetch_add(u64::try_from(bytes).unwrap_or(u64::MAX), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Bytes sent so far, all message kinds together.
+    pub fn bytes_out_total(&self) -> u64 {
+        self.bytes_out_total.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A frame or request was turned away for `reason` (a [`RejectReason::name`], or one of

@@ -50,3 +50,21 @@ fn an_invalid_group_is_refused_with_a_reason() {
     let error = smol::block_on(devnet::run::<Smol>(&bad, |_| {})).unwrap_err();
     assert!(matches!(error, devnet::DevnetError::Group(_)), "{error}");
 }
+
+/// Real members on loopback: the summary counts the bytes every member put on its connections (each
+/// broadcast once per peer), and the process's memory.
+#[test]
+fn a_loopback_group_reports_traffic_and_memory() {
+    let loopback = DevnetConfig { events: 10, rate: 50.0, wiring: devnet::Wiring::Loopback, ..config(9) };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let summary = runtime.block_on(devnet::run::<Tokio>(&loopback, |_| {})).unwrap();
+    check(&summary, 10);
+    // Per event, each of the 5 members sends its vote to 4 peers, and a vote carries its template.
+    let bytes = summary.bytes_per_event.expect("loopback members count their traffic");
+    assert!(bytes >= 20 * 300, "{bytes} bytes per event is less than the votes alone");
+    if cfg!(target_os = "linux") {
+        assert!(summary.peak_rss_kib.is_some_and(|k| k > 1_024), "{summary}");
+    }
+    let in_process = runtime.block_on(devnet::run::<Tokio>(&config(10), |_| {})).unwrap();
+    assert_eq!(in_process.bytes_per_event, None, "nothing goes over a socket in process");
+}

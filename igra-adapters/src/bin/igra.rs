@@ -6,6 +6,7 @@
 //!   into a new keystore under the passphrase in `IGRA_KEYSTORE_PASSPHRASE`, and prints the member's
 //!   public keys as a `[[group.members]]` entry for the node file.
 
+use std::fmt::Write as _;
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -129,6 +130,14 @@ struct DevnetArgs {
     /// The async runtime under the runners.
     #[arg(long, value_enum, default_value_t = RuntimeChoice::Tokio)]
     runtime: RuntimeChoice,
+    /// Append the run's figures as one CSV row to this file (a header first if it is new): members,
+    /// threshold, pool, offered rate, events, sustained events/s, finalized p50/p99 and confirmed p50
+    /// in ms, bytes sent per event, peak RSS in MiB, double-spend refusals.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Write one CSV row per progress line to this file: seconds, submitted, confirmed, RSS in MiB.
+    #[arg(long)]
+    progress_csv: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -186,7 +195,13 @@ fn run_devnet(args: &DevnetArgs) -> Result<(), String> {
             devnet::Wiring::InProcess => "in process (no sockets, nothing persisted)",
         }
     );
-    let progress = |p: &devnet::Progress| println!("{p}");
+    let mut progress_rows = String::from("seconds,submitted,confirmed,rss_mib\n");
+    let progress = |p: &devnet::Progress| {
+        println!("{p}");
+        let rss = p.rss_kib.map_or(String::new(), |k| format!("{:.1}", devnet::mib(k)));
+        let _ =
+            writeln!(progress_rows, "{:.1},{},{},{rss}", p.elapsed.as_secs_f64(), p.submitted, p.confirmed);
+    };
     let summary = match args.runtime {
         RuntimeChoice::Tokio => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -197,7 +212,55 @@ fn run_devnet(args: &DevnetArgs) -> Result<(), String> {
     }
     .map_err(|e| e.to_string())?;
     println!("\n{summary}");
+    if let Some(path) = &args.progress_csv {
+        std::fs::write(path, &progress_rows).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.csv {
+        append_summary_row(path, &config, &summary)?;
+    }
     if summary.all_paid_once() { Ok(()) } else { Err("not every event was paid exactly once".into()) }
+}
+
+/// Appends `summary` as one CSV row to `path`, with a header first if the file is new or empty.
+fn append_summary_row(
+    path: &std::path::Path,
+    config: &DevnetConfig,
+    summary: &devnet::Summary,
+) -> Result<(), String> {
+    use std::io::Write as _;
+    let ms = |d: Option<(Duration, Duration, Duration)>,
+              pick: fn((Duration, Duration, Duration)) -> Duration| {
+        d.map_or(String::new(), |t| format!("{:.1}", pick(t).as_secs_f64() * 1e3))
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut row = String::new();
+    if file.metadata().map_or(true, |m| m.len() == 0) {
+        row.push_str(
+            "members,threshold,pool,offered_rate,events,sustained_eps,finalized_p50_ms,finalized_p99_ms,\
+             confirmed_p50_ms,bytes_per_event,rss_mb,double_spend_refusals\n",
+        );
+    }
+    let _ = writeln!(
+        row,
+        "{},{},{},{},{},{:.1},{},{},{},{},{},{}",
+        config.members,
+        config.threshold,
+        config.pool,
+        config.rate,
+        config.events,
+        summary.events_per_second,
+        ms(summary.finalize, |t| t.0),
+        ms(summary.finalize, |t| t.1),
+        ms(summary.confirm, |t| t.0),
+        summary.bytes_per_event.map_or(String::new(), |b| b.to_string()),
+        summary.peak_rss_kib.map_or(String::new(), |k| format!("{:.1}", devnet::mib(k))),
+        summary.double_spend_refusals
+    );
+    file.write_all(row.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// `igra run --config F`.

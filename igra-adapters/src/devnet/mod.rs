@@ -8,7 +8,7 @@
 pub mod chain;
 mod track;
 
-pub use track::{Progress, Summary, Tracker};
+pub use track::{Progress, Summary, Tracker, mib, rss_kib};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -467,6 +467,18 @@ impl DevGroup {
         self.failures.try_recv().ok()
     }
 
+    /// Bytes every member has sent so far (loopback wiring; `None` in process, where nothing is
+    /// encoded for a socket).
+    pub fn bytes_sent(&self) -> Option<u64> {
+        let mut total = None;
+        for seat in &self.seats {
+            if let Seat::Member { member, .. } = seat {
+                total = Some(total.unwrap_or(0) + member.metrics.bytes_out_total());
+            }
+        }
+        total
+    }
+
     /// Stops every member.
     pub async fn shutdown(self) {
         for seat in self.seats {
@@ -504,6 +516,7 @@ pub async fn run<R: Runtime>(
     let clock = Clock::new();
     let interval = Duration::from_secs_f64(1.0 / config.rate.max(0.001));
     let mut last_report = clock.now();
+    let mut peak_rss = None;
     let mut tick = |group: &mut DevGroup| {
         group.tracker.drain();
         if let Some((i, e)) = group.failure() {
@@ -511,7 +524,10 @@ pub async fn run<R: Runtime>(
         }
         if clock.now().millis_since(last_report) >= 1_000 {
             last_report = clock.now();
-            progress(&group.tracker.progress());
+            let mut now = group.tracker.progress();
+            now.rss_kib = rss_kib();
+            peak_rss = peak_rss.max(now.rss_kib);
+            progress(&now);
         }
         Ok(())
     };
@@ -533,7 +549,9 @@ pub async fn run<R: Runtime>(
         tick(&mut group)?;
     }
     group.tracker.drain();
-    let summary = group.tracker.summary(&group.chain, group.cast.seed);
+    let mut summary = group.tracker.summary(&group.chain, group.cast.seed);
+    summary.bytes_per_event = group.bytes_sent().map(|b| b / u64::from(config.events.max(1)));
+    summary.peak_rss_kib = peak_rss.max(rss_kib());
     group.shutdown().await;
     Ok(summary)
 }

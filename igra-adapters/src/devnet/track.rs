@@ -41,6 +41,8 @@ pub struct Progress {
     pub confirmed: u64,
     /// Median submission-to-finalized latency so far.
     pub finalize_p50: Option<Duration>,
+    /// Resident memory of this process, in KiB (Linux; `None` elsewhere).
+    pub rss_kib: Option<u64>,
 }
 
 impl fmt::Display for Progress {
@@ -58,11 +60,28 @@ impl fmt::Display for Progress {
         if let Some(p50) = self.finalize_p50 {
             write!(f, "  p50 {:.1} ms", p50.as_secs_f64() * 1e3)?;
         }
+        if let Some(kib) = self.rss_kib {
+            write!(f, "  rss {:.1} MiB", mib(kib))?;
+        }
         if self.refused > 0 {
             write!(f, "  refused {}", self.refused)?;
         }
         Ok(())
     }
+}
+
+/// This process's resident memory in KiB, from `/proc/self/status` (`None` where there is none).
+pub fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `kib` KiB in MiB.
+pub fn mib(kib: u64) -> f64 {
+    #[allow(clippy::cast_precision_loss, reason = "memory sizes far below 2^52")]
+    let kib = kib as f64;
+    kib / 1024.0
 }
 
 /// The end of a run.
@@ -88,6 +107,10 @@ pub struct Summary {
     pub double_spend_refusals: u64,
     /// Confirmed events per second over the run.
     pub events_per_second: f64,
+    /// Bytes every member sent, per submitted event (loopback wiring only).
+    pub bytes_per_event: Option<u64>,
+    /// The highest resident memory of this process seen during the run, in KiB (Linux only).
+    pub peak_rss_kib: Option<u64>,
 }
 
 impl Summary {
@@ -135,6 +158,16 @@ impl fmt::Display for Summary {
             "chain       {} transactions, {} sompi in fees, {} racing submissions refused as double spends",
             self.transactions, self.fees, self.double_spend_refusals
         )?;
+        if self.bytes_per_event.is_some() || self.peak_rss_kib.is_some() {
+            write!(f, "resources  ")?;
+            if let Some(bytes) = self.bytes_per_event {
+                write!(f, " {bytes} bytes sent per event (all members)")?;
+            }
+            if let Some(kib) = self.peak_rss_kib {
+                write!(f, "  peak RSS {:.1} MiB (whole process)", mib(kib))?;
+            }
+            writeln!(f)?;
+        }
         write!(
             f,
             "payments    {} paid once, {} paid twice, {} unpaid",
@@ -270,6 +303,8 @@ impl Tracker {
             unpaid,
             double_spend_refusals: stats.double_spends,
             events_per_second,
+            bytes_per_event: None,
+            peak_rss_kib: None,
         }
     }
 }

@@ -515,7 +515,14 @@ impl Runner {
         for (to, frame) in effects.send {
             self.stats.frames_out += 1;
             if let Some(metrics) = &self.metrics {
-                metrics.frame_out(kind_name(&frame), frame.len());
+                // Counted per receiver: a broadcast puts one copy on each peer's connection.
+                let copies = match to {
+                    Destination::All => self.driver.node().config().group.size().saturating_sub(1),
+                    Destination::Member(_) => 1,
+                };
+                for _ in 0..copies {
+                    metrics.frame_out(kind_name(&frame), frame.len());
+                }
             }
             self.wiring.frames_out.send(to, frame);
         }

@@ -560,6 +560,11 @@ impl Node {
         })
     }
 
+    /// The node's configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
     /// The next thing to do, if any. Drain after every [`Self::handle`].
     pub fn poll_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
