@@ -297,3 +297,84 @@ fn a_tighter_cap_can_admit_what_a_looser_one_refused() {
     assert!(matches!(loose.commit(T0, &small), Err(PolicyViolation::GlobalCapExceeded { used: 600, .. })));
     assert!(tight.commit(T0, &small).is_ok(), "the tight policy admits what the loose one refused");
 }
+
+/// The ledger's running totals against a recount: after any sequence of commits, releases and prunes at
+/// moving times, the volume (in all and per source) and every cap decision are what summing the
+/// commitments that count gives.
+mod running_totals {
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Commit { advance_ms: u64, kind: usize, amount: Sompi },
+        Release(usize),
+        Prune { advance_ms: u64 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (0u64..40, 0usize..3, 1u64..500).prop_map(|(advance_ms, kind, amount)| Op::Commit { advance_ms, kind, amount }),
+            1 => (0usize..64).prop_map(Op::Release),
+            1 => (0u64..120).prop_map(|advance_ms| Op::Prune { advance_ms }),
+        ]
+    }
+
+    fn recount(policy: &Policy, now: UnixMs, source: Option<SourceKind>) -> Sompi {
+        let time = UnixMs(now.0.max(policy.time().0));
+        policy
+            .commitments()
+            .filter(|(_, c)| c.counts_at(time, policy.config().window_ms))
+            .filter(|(_, c)| source.is_none_or(|s| c.source == s))
+            .map(|(_, c)| c.amount)
+            .sum()
+    }
+
+    proptest! {
+        #[test]
+        fn volumes_match_a_recount(ops in vec(op(), 1..120), cap in 200u64..3_000) {
+            let config = PolicyConfig {
+                min_amount: 1,
+                max_amount: 1_000,
+                allow: None,
+                deny: vec![],
+                window_ms: 100,
+                global_cap: Some(cap),
+                source_caps: vec![SourceCap { source: SourceKind::Operators, cap: cap / 2 }],
+                paused: false,
+            };
+            let mut policy = Policy::new(config).unwrap();
+            let mut now = T0;
+            let mut committed: Vec<EventId> = Vec::new();
+            for (n, op) in ops.into_iter().enumerate() {
+                match op {
+                    Op::Commit { advance_ms, kind, amount } => {
+                        now = UnixMs(now.0 + advance_ms);
+                        let event = request(u32::try_from(n).unwrap(), KINDS[kind], 0, amount);
+                        let used = recount(&policy, now, None);
+                        let by_source = recount(&policy, now, Some(KINDS[kind]));
+                        let result = policy.commit(now, &event);
+                        let fits = used + amount <= cap
+                            && (KINDS[kind] != SourceKind::Operators || by_source + amount <= cap / 2);
+                        prop_assert_eq!(result.is_ok(), fits, "used {} by source {} amount {}: {:?}", used, by_source, amount, result);
+                        if result.is_ok() {
+                            committed.push(event.id());
+                        }
+                    }
+                    Op::Release(k) => {
+                        if !committed.is_empty() {
+                            let id = committed.remove(k % committed.len());
+                            policy.release(&id);
+                        }
+                    }
+                    Op::Prune { advance_ms } => {
+                        now = UnixMs(now.0 + advance_ms);
+                        policy.prune(now);
+                    }
+                }
+                for source in [None, Some(SourceKind::Operators), Some(SourceKind::Hyperlane)] {
+                    prop_assert_eq!(policy.volume(now, source), recount(&policy, now, source));
+                }
+            }
+        }
+    }
+}

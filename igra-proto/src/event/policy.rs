@@ -50,7 +50,7 @@
 //! that steps forward moves the window forward for good; that is what a wall-clock window means, and
 //! it is why adapters must not pass on a clock reading they do not trust.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -377,12 +377,101 @@ impl fmt::Display for RestoreError {
 
 impl core::error::Error for RestoreError {}
 
+/// The commitments, indexed by event and by date, with their running totals: checking an event costs
+/// the commitments that stopped counting since the last prune, not the whole ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Ledger {
+    /// Keyed by event id, so an event is committed once and iteration is in a stable order.
+    by_event: BTreeMap<EventId, Commitment>,
+    /// The same commitments by date: those that stop counting first come first.
+    by_date: BTreeSet<(UnixMs, EventId)>,
+    /// Sum of every amount (exact: `u128` cannot overflow at [`MAX_COMMITMENTS`] x [`MAX_SOMPI`]).
+    total: u128,
+    /// Sum of the amounts per source kind.
+    by_source: BTreeMap<SourceKind, u128>,
+}
+
+impl Ledger {
+    fn len(&self) -> usize {
+        self.by_event.len()
+    }
+
+    /// Adds `commitment` for `id` unless `id` has one; returns the one held.
+    fn insert(&mut self, id: EventId, commitment: Commitment) -> (Commitment, bool) {
+        if let Some(held) = self.by_event.get(&id) {
+            return (*held, false);
+        }
+        self.by_event.insert(id, commitment);
+        self.by_date.insert((commitment.at, id));
+        self.total += u128::from(commitment.amount);
+        *self.by_source.entry(commitment.source).or_default() += u128::from(commitment.amount);
+        (commitment, true)
+    }
+
+    fn remove(&mut self, id: &EventId) -> Option<Commitment> {
+        let commitment = self.by_event.remove(id)?;
+        self.by_date.remove(&(commitment.at, *id));
+        self.total -= u128::from(commitment.amount);
+        if let Some(sum) = self.by_source.get_mut(&commitment.source) {
+            *sum -= u128::from(commitment.amount);
+        }
+        Some(commitment)
+    }
+
+    /// The commitments that no longer count at `time`, oldest first.
+    fn expired(&self, time: UnixMs, window_ms: u64) -> impl Iterator<Item = &(UnixMs, EventId)> {
+        self.by_date.iter().take_while(move |(at, _)| at.0.saturating_add(window_ms) <= time.0)
+    }
+
+    /// Drops the commitments that no longer count at `time`; returns how many.
+    fn expire(&mut self, time: UnixMs, window_ms: u64) -> usize {
+        let gone: Vec<EventId> = self.expired(time, window_ms).map(|(_, id)| *id).collect();
+        for id in &gone {
+            self.remove(id);
+        }
+        gone.len()
+    }
+
+    /// What counts at `time`, leaving out `except`: the volume, the volume of `source`, and how many.
+    fn counting(
+        &self,
+        time: UnixMs,
+        window_ms: u64,
+        source: Option<SourceKind>,
+        except: Option<&EventId>,
+    ) -> (u128, u128, usize) {
+        let mut total = self.total;
+        let mut of_source = source.map_or(0, |s| self.by_source.get(&s).copied().unwrap_or(0));
+        let mut count = self.len();
+        let mut drop = |c: &Commitment| {
+            total -= u128::from(c.amount);
+            if source == Some(c.source) {
+                of_source -= u128::from(c.amount);
+            }
+            count -= 1;
+        };
+        for (_, id) in self.expired(time, window_ms) {
+            if let Some(c) = self.by_event.get(id) {
+                drop(c);
+            }
+        }
+        if let Some(c) = except.and_then(|id| self.by_event.get(id)).filter(|c| c.counts_at(time, window_ms))
+        {
+            drop(c);
+        }
+        (total, of_source, count)
+    }
+}
+
+fn saturate(sum: u128) -> Sompi {
+    Sompi::try_from(sum).unwrap_or(Sompi::MAX)
+}
+
 /// The policy engine: a validated configuration and the ledger of this signer's commitments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     config: PolicyConfig,
-    /// Keyed by event id, so an event is committed once and iteration is in a stable order.
-    commitments: BTreeMap<EventId, Commitment>,
+    commitments: Ledger,
     /// The policy's clock: the latest time it has been given; never goes backwards.
     time: UnixMs,
 }
@@ -391,7 +480,7 @@ impl Policy {
     /// A policy with an empty ledger.
     pub fn new(config: PolicyConfig) -> Result<Self, PolicyConfigError> {
         config.validate()?;
-        Ok(Self { config, commitments: BTreeMap::new(), time: UnixMs(0) })
+        Ok(Self { config, commitments: Ledger::default(), time: UnixMs(0) })
     }
 
     /// Rebuilds a policy from its persisted commitments (as [`Policy::commitments`] listed them). The
@@ -406,7 +495,7 @@ impl Policy {
     ) -> Result<Self, RestoreError> {
         config.validate().map_err(RestoreError::Config)?;
         let time = commitments.iter().map(|(_, c)| c.at).fold(now, core::cmp::max);
-        let mut policy = Self { config, commitments: BTreeMap::new(), time };
+        let mut policy = Self { config, commitments: Ledger::default(), time };
         for (id, commitment) in commitments {
             if !commitment.counts_at(time, policy.config.window_ms) {
                 continue;
@@ -414,7 +503,7 @@ impl Policy {
             if policy.commitments.len() >= MAX_COMMITMENTS {
                 return Err(RestoreError::TooManyCommitments);
             }
-            if policy.commitments.insert(*id, *commitment).is_some() {
+            if !policy.commitments.insert(*id, *commitment).1 {
                 return Err(RestoreError::DuplicateCommitment(*id));
             }
         }
@@ -438,7 +527,7 @@ impl Policy {
         self.evaluate(time, &id, event)?;
         self.prune(time);
         let fresh = Commitment { at: time, source: event.source.kind, amount: event.payment.amount };
-        Ok(*self.commitments.entry(id).or_insert(fresh))
+        Ok(self.commitments.insert(id, fresh).0)
     }
 
     /// Forgets the commitment to `event_id`, freeing its capacity, and returns it.
@@ -453,18 +542,14 @@ impl Policy {
     /// returns how many were dropped.
     pub fn prune(&mut self, now: UnixMs) -> usize {
         self.time = self.clock(now);
-        let (time, window_ms) = (self.time, self.config.window_ms);
-        let before = self.commitments.len();
-        self.commitments.retain(|_, c| c.counts_at(time, window_ms));
-        before - self.commitments.len()
+        self.commitments.expire(self.time, self.config.window_ms)
     }
 
     /// The volume committed inside the window at `now`: across all sources, or for one source kind.
     pub fn volume(&self, now: UnixMs, source: Option<SourceKind>) -> Sompi {
         let time = self.clock(now);
-        self.counting(time)
-            .filter(|(_, c)| source.is_none_or(|s| c.source == s))
-            .fold(0, |sum: Sompi, (_, c)| sum.saturating_add(c.amount))
+        let (total, of_source, _) = self.commitments.counting(time, self.config.window_ms, source, None);
+        saturate(if source.is_some() { of_source } else { total })
     }
 
     /// Pauses or resumes the signer. The node persists the switch; it starts from the configuration's.
@@ -489,24 +574,18 @@ impl Policy {
 
     /// The commitment to `event_id`, if the ledger holds one.
     pub fn commitment(&self, event_id: &EventId) -> Option<&Commitment> {
-        self.commitments.get(event_id)
+        self.commitments.by_event.get(event_id)
     }
 
     /// Every commitment in the ledger, by event id, for persistence and [`Policy::restore`]. May include
     /// commitments that stopped counting but have not been pruned yet.
     pub fn commitments(&self) -> impl Iterator<Item = (&EventId, &Commitment)> {
-        self.commitments.iter()
+        self.commitments.by_event.iter()
     }
 
     /// The time the policy evaluates a call made at `now` at: never before its own clock.
     fn clock(&self, now: UnixMs) -> UnixMs {
         core::cmp::max(now, self.time)
-    }
-
-    /// The commitments that count at `time`.
-    fn counting(&self, time: UnixMs) -> impl Iterator<Item = (&EventId, &Commitment)> {
-        let window_ms = self.config.window_ms;
-        self.commitments.iter().filter(move |(_, c)| c.counts_at(time, window_ms))
     }
 
     fn evaluate(&self, time: UnixMs, id: &EventId, event: &Event) -> Result<(), PolicyViolation> {
@@ -530,14 +609,9 @@ impl Policy {
         }
         // The event's own commitment, if any, is left out and its amount added: it counts once.
         let source = event.source.kind;
-        let (mut used, mut used_by_source, mut others) = (0 as Sompi, 0 as Sompi, 0usize);
-        for (_, c) in self.counting(time).filter(|(other, _)| *other != id) {
-            used = used.saturating_add(c.amount);
-            if c.source == source {
-                used_by_source = used_by_source.saturating_add(c.amount);
-            }
-            others += 1;
-        }
+        let (used, used_by_source, others) =
+            self.commitments.counting(time, config.window_ms, Some(source), Some(id));
+        let (used, used_by_source) = (saturate(used), saturate(used_by_source));
         if let Some(cap) = config.global_cap
             && used.saturating_add(amount) > cap
         {
@@ -548,7 +622,7 @@ impl Policy {
         {
             return Err(PolicyViolation::SourceCapExceeded { source, used: used_by_source, amount, cap });
         }
-        let counted = self.commitments.get(id).is_some_and(|c| c.counts_at(time, config.window_ms));
+        let counted = self.commitments.by_event.get(id).is_some_and(|c| c.counts_at(time, config.window_ms));
         if !counted && others >= MAX_COMMITMENTS {
             return Err(PolicyViolation::LedgerFull);
         }
