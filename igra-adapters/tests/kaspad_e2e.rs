@@ -8,6 +8,7 @@
 
 mod support;
 
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -25,7 +26,7 @@ use igra_proto::kaspa::sighash::{SigHashType, SighashContext};
 use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA, Transaction, TransactionOutput, UtxoEntry};
 use igra_proto::node::{EventUpdate, Node};
 use igra_proto::{EventId, Instant, LocalSigner, MemberIndex, Network, Signer, TransactionId};
-use support::kaspad::{COINBASE_MATURITY, Kaspad, Miner, binary, install_dir};
+use support::kaspad::{COINBASE_MATURITY, Kaspad, Miner, accepted_transactions, binary, install_dir};
 
 const EVENTS: u64 = 24;
 /// Blocks mined per second while the group runs (simnet's 10 BPS, doubled to keep the test short).
@@ -122,13 +123,10 @@ async fn a_group_pays_a_batch_of_events_through_kaspad_and_survives_a_restart() 
         .collect();
     miner.fund(&group_spk, &pool).await;
     let group_address = address_for_script(&group_spk, Prefix::Simnet).unwrap().encode();
-    let funded: u64 = rpc
-        .utxos_by_addresses(std::slice::from_ref(&group_address))
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.utxo.entry.amount)
-        .sum();
+    let funding = rpc.utxos_by_addresses(std::slice::from_ref(&group_address)).await.unwrap();
+    let funded: u64 = funding.iter().map(|r| r.utxo.entry.amount).sum();
+    // The chain from here holds every payment (read back for the fee check).
+    let anchor = rpc.sink().await.expect("the sink");
     assert_eq!(funded, pool.iter().sum::<u64>(), "the group holds its funding");
     let funded_at = clock.now();
 
@@ -184,21 +182,49 @@ async fn a_group_pays_a_batch_of_events_through_kaspad_and_survives_a_restart() 
     // Every destination holds exactly its event's amount, once.
     let rpc = node.connect().await;
     let mut paid = 0u64;
+    let mut payments = HashSet::new();
     for k in 0..EVENTS {
         let address = address_for_script(&destination(config.seed, k), Prefix::Simnet).unwrap().encode();
         let outputs = rpc.utxos_by_addresses(&[address]).await.unwrap();
         assert_eq!(outputs.len(), 1, "event {k} paid once");
         assert_eq!(outputs[0].utxo.entry.amount, amount(k), "event {k} paid exactly");
         paid += amount(k);
+        payments.insert(outputs[0].utxo.outpoint.transaction_id);
     }
     let left: u64 =
         rpc.utxos_by_addresses(&[group_address]).await.unwrap().iter().map(|r| r.utxo.entry.amount).sum();
     let fees = funded - paid - left;
+
+    // Every payment's fee follows the node's rule, and together they are all the group lost.
+    let found = accepted_transactions(&rpc, anchor, &payments).await;
+    assert_eq!(found.len(), payments.len(), "every payment found on the selected chain");
+    let mut outputs: BTreeMap<Outpoint, UtxoEntry> =
+        funding.iter().map(|r| (r.utxo.outpoint, r.utxo.entry.clone())).collect();
+    for (id, tx) in &found {
+        for (index, output) in (0u32..).zip(&tx.outputs) {
+            let entry = UtxoEntry {
+                amount: output.value,
+                script_public_key: output.script_public_key.clone(),
+                block_daa_score: 0,
+                is_coinbase: false,
+            };
+            outputs.insert(Outpoint { transaction_id: *id, index }, entry);
+        }
+    }
+    let mut checked = 0u64;
+    for tx in found.values() {
+        let entries: Vec<UtxoEntry> =
+            tx.inputs.iter().map(|i| outputs[&i.previous_outpoint].clone()).collect();
+        checked += checked_fee(&cast, tx, &entries);
+    }
+    assert_eq!(checked, fees, "the payments' fees are the group's whole loss");
     let stats: Vec<_> = group.clients.iter().map(KaspadClient::stats).collect();
     eprintln!(
-        "kaspad e2e: {EVENTS} events paid once each in {:?} after funding; {paid} sompi paid, {fees} sompi \
-         fees, {left} sompi left to the group; client stats: {stats:?}",
-        Duration::from_millis(elapsed)
+        "kaspad e2e: {EVENTS} events paid once each in {:?} after funding by {} transactions; {paid} sompi \
+         paid, {fees} sompi fees (each at least the relay minimum and the policy rate for its mass), {left} \
+         sompi left to the group; client stats: {stats:?}",
+        Duration::from_millis(elapsed),
+        found.len()
     );
     assert!(stats.iter().all(|s| s.sessions >= 2), "every client reconnected after the restart");
     for handle in &group.handles {
@@ -334,6 +360,8 @@ async fn an_out_of_band_spend_kills_the_template_and_the_event_is_paid_once_in_t
     miner.fund(&group_spk, &[40 * SOMPI_PER_KASPA; 3]).await;
     // Deep enough for the template policy (min_input_depth 100) before mining pauses.
     miner.mine(120).await.expect("mined");
+    let funding = rpc.utxos_by_addresses(std::slice::from_ref(&group_address)).await.unwrap();
+    let anchor = rpc.sink().await.expect("the sink");
     let started = clock.now();
 
     // Mining is paused: the group's transaction stays in the mempool.
@@ -414,6 +442,17 @@ async fn an_out_of_band_spend_kills_the_template_and_the_event_is_paid_once_in_t
     assert_eq!(outputs.len(), 1, "the event is paid once");
     assert_eq!(outputs[0].utxo.entry.amount, amount(0), "the event is paid exactly");
     assert_eq!(outputs[0].utxo.outpoint.transaction_id, paid_by);
+    let found = accepted_transactions(&rpc, anchor, &HashSet::from([paid_by])).await;
+    let payment = found.get(&paid_by).expect("the payment on the selected chain");
+    let entries: Vec<UtxoEntry> = payment
+        .inputs
+        .iter()
+        .map(|i| {
+            let record = funding.iter().find(|r| r.utxo.outpoint == i.previous_outpoint);
+            record.expect("a funding output").utxo.entry.clone()
+        })
+        .collect();
+    let paid_fee = checked_fee(&cast, payment, &entries);
     let thief_address = address_for_script(&thief_spk, Prefix::Simnet).unwrap().encode();
     let stolen_out = rpc.utxos_by_addresses(&[thief_address]).await.unwrap();
     assert_eq!(stolen_out.len(), 1);
@@ -423,7 +462,7 @@ async fn an_out_of_band_spend_kills_the_template_and_the_event_is_paid_once_in_t
     let deaths = updates.seen.iter().filter(|(_, u)| matches!(u, EventUpdate::Dead { .. })).count();
     eprintln!(
         "kaspad e2e (out of band): conflict {conflict_id} replaced {ours}; {deaths} members saw the template \
-         dead; paid once in epoch 1 by {paid_by} in {:?}; our fee {our_fee} sompi; spends attributed from \
+         dead; paid once in epoch 1 by {paid_by} in {:?}; fees {our_fee} (dead) and {paid_fee} (paid) sompi; spends attributed from \
          the chain {attributed}; client stats: {stats:?}",
         Duration::from_millis(elapsed)
     );
