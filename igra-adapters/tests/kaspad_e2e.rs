@@ -1,7 +1,10 @@
 //! End to end against a real kaspad on simnet: a 3-of-5 group of real runners, each with its own
 //! [`KaspadClient`], pays a batch of attested events; every payment is accepted by kaspad, every
 //! destination receives exactly its amount, no event is paid twice. Then kaspad is restarted mid-run and
-//! the group carries on.
+//! the group carries on; every payment is read back from the selected chain and its fee checked.
+//! A second test replaces the group's transaction in the mempool with an out-of-band conflict signed by
+//! 3 of the 5 member keys: the clients attribute the spend from the virtual chain, the template dies
+//! and the event is paid exactly once in epoch 1.
 //!
 //! Skipped (with a message, not failed) when kaspad is not installed in the cache directory
 //! (`scripts/install-kaspad`).

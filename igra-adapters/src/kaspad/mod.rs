@@ -5,7 +5,7 @@
 //! be the group's, with `--utxoindex`; a mismatch is [`KaspadError::WrongNetwork`] and the client stays
 //! not ready), subscribes to `UtxosChanged` for the group's address and to `VirtualDaaScoreChanged`,
 //! sends a fresh UTXO snapshot, and then serves requests and turns notifications into the node's
-//! [`Input`]s (see [`news`] for how spenders are learned). When the node goes away the client reports
+//! [`Input`]s (see [`news`] and [`attribution`] for how spenders are learned). When the node goes away the client reports
 //! not ready, redials with capped jittered [`Backoff`], and after every reconnect subscribes again and
 //! sends a fresh snapshot. Submissions that met a dead connection are retried after the reconnect.
 //! Wire shapes: docs/kaspad.md.

@@ -308,7 +308,7 @@ pub fn parse_block(result: &Value) -> Result<BlockSummary, KaspadError> {
     merge_set.extend(hashes(verbose.and_then(|v| v.get("mergeSetRedsHashes")), M, "mergeSetRedsHashes")?);
     let raw: Vec<RawBlockTx> = match block.get("transactions") {
         None | Some(Value::Null) => Vec::new(),
-        Some(list) => serde_json::from_value(list.clone()).map_err(|e| malformed(M, &e))?,
+        Some(list) => Vec::<RawBlockTx>::deserialize(list).map_err(|e| malformed(M, &e))?,
     };
     let transactions = raw
         .into_iter()
