@@ -564,6 +564,10 @@ async fn attribute(shared: Arc<Shared>, rpc: KaspadRpc, mut queued: tokio::sync:
                 Err(_) => break,
             }
         }
+        let queued = wanted.len();
+        // An output can be queued twice (two remembered candidates failed verification): look once.
+        wanted.sort_unstable();
+        wanted.dedup();
         let anchor = lock(&shared.anchor).current();
         let mut search = Search::new(wanted.iter().copied(), attribution::MAX_BLOCKS_PER_SEARCH);
         let outcome = match anchor {
@@ -590,7 +594,7 @@ async fn attribute(shared: Arc<Shared>, rpc: KaspadRpc, mut queued: tokio::sync:
         } else if !missing.is_empty() {
             tracing::warn!(missing = ?missing, blocks = search.blocks_fetched(), "spenders not found on the virtual chain");
         }
-        shared.attributing.fetch_sub(wanted.len(), Ordering::AcqRel);
+        shared.attributing.fetch_sub(queued, Ordering::AcqRel);
     }
 }
 
