@@ -5,21 +5,24 @@
 //! be the group's, with `--utxoindex`; a mismatch is [`KaspadError::WrongNetwork`] and the client stays
 //! not ready), subscribes to `UtxosChanged` for the group's address and to `VirtualDaaScoreChanged`,
 //! sends a fresh UTXO snapshot, and then serves requests and turns notifications into the node's
-//! [`Input`]s (see [`news`] for how spenders are learned). When the node goes away the client reports
+//! [`Input`]s (see [`news`] and [`attribution`] for how spenders are learned). When the node goes away the client reports
 //! not ready, redials with capped jittered [`Backoff`], and after every reconnect subscribes again and
 //! sends a fresh snapshot. Submissions that met a dead connection are retried after the reconnect.
 //! Wire shapes: docs/kaspad.md.
 
+pub mod attribution;
 pub mod news;
 pub mod rejection;
 pub mod rpc;
 pub mod wire;
 
 #[cfg(test)]
+mod recorded;
+#[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -32,10 +35,11 @@ use igra_proto::node::{ChainEvent, ChainRequest, Input};
 use igra_proto::{Network, TransactionId};
 use serde_json::json;
 
+pub use attribution::{Anchor, ChainReader, Search};
 pub use news::Known;
 pub use rejection::{SubmitOutcome, classify_rejection};
 pub use rpc::KaspadRpc;
-pub use wire::{FeeEstimate, Notification, ServerInfo, UtxoRecord};
+pub use wire::{BlockHash, BlockSummary, FeeEstimate, Notification, ServerInfo, UtxoRecord, VirtualChain};
 
 use crate::runner::ChainClient;
 use crate::transport::backoff::Backoff;
@@ -137,6 +141,9 @@ pub struct KaspadConfig {
     pub health_interval: Duration,
     /// Redial schedule.
     pub backoff: Backoff,
+    /// The delay before a search of the virtual chain is tried again (doubling each time; see
+    /// [`attribution`]).
+    pub attribution_retry: Duration,
 }
 
 impl KaspadConfig {
@@ -151,6 +158,7 @@ impl KaspadConfig {
             call_timeout: Duration::from_secs(5),
             health_interval: Duration::from_secs(2),
             backoff: Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(5) },
+            attribution_retry: attribution::FIRST_RETRY,
         }
     }
 }
@@ -170,8 +178,16 @@ pub struct KaspadStats {
     pub double_spends: u64,
     /// Submissions refused for other reasons.
     pub rejected: u64,
-    /// Removed group outputs whose spender the client could not learn.
+    /// Removed group outputs whose spender the client could not learn (not even by searching the
+    /// virtual chain).
     pub unresolved_spends: u64,
+    /// Removed group outputs whose spender was found by searching the virtual chain
+    /// ([`attribution`]): out-of-band spends, reported as [`ChainEvent::Spent`].
+    pub attributed_spends: u64,
+    /// Searches of the virtual chain that ended with an error or without naming every spender.
+    pub attribution_failures: u64,
+    /// `getBlock` calls made by those searches.
+    pub blocks_fetched: u64,
     /// News or requests dropped because a queue was full.
     pub dropped: u64,
     /// The last error, if the client is not ready because of it.
@@ -188,6 +204,11 @@ struct Shared {
     known: Mutex<Known>,
     retries: Mutex<VecDeque<ChainRequest>>,
     news: Sender<Input>,
+    anchor: Mutex<Anchor>,
+    /// The current session's attribution queue.
+    attribution: Mutex<Option<tokio::sync::mpsc::Sender<Outpoint>>>,
+    /// Outputs queued for attribution or being searched for.
+    attributing: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -214,6 +235,20 @@ impl Shared {
             self.stats().dropped += 1;
         }
         retries.push_back(request);
+    }
+
+    /// Queues `outpoints`, removed with no known spender, for a search of the virtual chain; those
+    /// that do not fit are counted unresolved.
+    fn attribute(&self, outpoints: &[Outpoint]) {
+        let queue = lock(&self.attribution).clone();
+        for &outpoint in outpoints {
+            self.attributing.fetch_add(1, Ordering::AcqRel);
+            if queue.as_ref().is_none_or(|q| q.try_send(outpoint).is_err()) {
+                self.attributing.fetch_sub(1, Ordering::AcqRel);
+                self.stats().unresolved_spends += 1;
+                tracing::warn!(?outpoint, "attribution queue full or closed: spender unresolved");
+            }
+        }
     }
 }
 
@@ -251,6 +286,9 @@ impl KaspadClient {
             known: Mutex::new(Known::default()),
             retries: Mutex::new(VecDeque::new()),
             news,
+            anchor: Mutex::new(Anchor::default()),
+            attribution: Mutex::new(None),
+            attributing: AtomicUsize::new(0),
         });
         runtime.spawn(run(Arc::clone(&shared), requests_rx));
         Ok((Self { requests, shared }, news_rx))
@@ -310,6 +348,14 @@ async fn session(shared: &Arc<Shared>, requests: &Receiver<ChainRequest>) -> Res
     let (rpc, mut notes) =
         KaspadRpc::connect(&config.url, config.connect_timeout, config.call_timeout).await.map_err(fail)?;
     check(&rpc.server_info().await.map_err(fail)?, config.network).map_err(fail)?;
+    // The anchor is read before subscribing: every removal this session hears of is accepted above it.
+    match rpc.sink().await {
+        Ok(sink) => lock(&shared.anchor).reset(sink),
+        Err(e) => tracing::warn!(error = %e, "cannot read the sink; out-of-band spends are not attributed"),
+    }
+    let (queue, queued) = tokio::sync::mpsc::channel(attribution::ATTRIBUTION_QUEUE);
+    *lock(&shared.attribution) = Some(queue);
+    tokio::spawn(attribute(Arc::clone(shared), rpc.clone(), queued));
     rpc.subscribe(json!({"UtxosChanged": {"addresses": [shared.address]}})).await.map_err(fail)?;
     rpc.subscribe(json!({"VirtualDaaScoreChanged": {}})).await.map_err(fail)?;
     snapshot(shared, &rpc).await.map_err(fail)?;
@@ -352,6 +398,13 @@ async fn session(shared: &Arc<Shared>, requests: &Receiver<ChainRequest>) -> Res
                 };
                 if newer {
                     shared.send(Input::Chain(ChainEvent::DaaScore(info.virtual_daa_score)));
+                }
+                match rpc.sink().await {
+                    Ok(sink) => {
+                        let idle = shared.attributing.load(Ordering::Acquire) == 0;
+                        lock(&shared.anchor).observe(sink, idle);
+                    }
+                    Err(e) => tracing::debug!(error = %e, "cannot read the sink"),
                 }
             }
         }
@@ -457,8 +510,8 @@ fn on_notification(shared: &Arc<Shared>, rpc: &KaspadRpc, note: Notification) {
                 shared.send(Input::Chain(event));
             }
             if !resolution.unresolved.is_empty() {
-                shared.stats().unresolved_spends += resolution.unresolved.len() as u64;
-                tracing::info!(outputs = ?resolution.unresolved, "group outputs spent by a transaction this client does not know");
+                tracing::info!(outputs = ?resolution.unresolved, "group outputs spent by a transaction this client does not know; searching the chain");
+                shared.attribute(&resolution.unresolved);
             }
             for (id, spent) in resolution.verify {
                 let (shared, rpc) = (Arc::clone(shared), rpc.clone());
@@ -490,10 +543,81 @@ async fn verify(shared: &Shared, rpc: &KaspadRpc, id: TransactionId, spent: &[Ou
                     shared.send(Input::Chain(event));
                 }
             } else {
-                shared.stats().unresolved_spends += spent.len() as u64;
-                tracing::info!(transaction = %id, "no output of the transaction is in the UTXO index; spender unresolved");
+                // Not accepted (or every output of it already spent again): another transaction spent
+                // these outputs, or this one did and left no trace in the index. The chain knows.
+                tracing::info!(transaction = %id, "no output of the transaction is in the UTXO index; searching the chain");
+                shared.attribute(spent);
             }
         }
         Err(e) => tracing::warn!(transaction = %id, error = %e, "cannot verify an acceptance"),
     }
+}
+
+/// The attribution task of one session: searches the virtual chain for the spenders of queued outputs
+/// (a batch at a time) and reports them. Ends when its session's queue is replaced and drained.
+async fn attribute(shared: Arc<Shared>, rpc: KaspadRpc, mut queued: tokio::sync::mpsc::Receiver<Outpoint>) {
+    while let Some(first) = queued.recv().await {
+        let mut wanted = vec![first];
+        while wanted.len() < attribution::MAX_SPENDS_PER_SEARCH {
+            match queued.try_recv() {
+                Ok(outpoint) => wanted.push(outpoint),
+                Err(_) => break,
+            }
+        }
+        let queued = wanted.len();
+        // An output can be queued twice (two remembered candidates failed verification): look once.
+        wanted.sort_unstable();
+        wanted.dedup();
+        let anchor = lock(&shared.anchor).current();
+        let mut search = Search::new(wanted.iter().copied(), attribution::MAX_BLOCKS_PER_SEARCH);
+        let outcome = match anchor {
+            Some(anchor) => tokio::time::timeout(
+                attribution::SEARCH_TIMEOUT,
+                search_chain(&shared, &rpc, &mut search, anchor),
+            )
+            .await
+            .unwrap_or(Err(KaspadError::Timeout { method: "getVirtualChainFromBlock" })),
+            None => Err(KaspadError::Malformed { method: "getSink", detail: "no anchor block".into() }),
+        };
+        let missing = search.missing();
+        {
+            let mut stats = shared.stats();
+            stats.attributed_spends += (wanted.len() - missing.len()) as u64;
+            stats.blocks_fetched += search.blocks_fetched() as u64;
+            if !missing.is_empty() || outcome.is_err() {
+                stats.attribution_failures += 1;
+                stats.unresolved_spends += missing.len() as u64;
+            }
+        }
+        if let Err(e) = &outcome {
+            tracing::warn!(error = %e, missing = ?missing, "searching the virtual chain for spenders failed");
+        } else if !missing.is_empty() {
+            tracing::warn!(missing = ?missing, blocks = search.blocks_fetched(), "spenders not found on the virtual chain");
+        }
+        shared.attributing.fetch_sub(queued, Ordering::AcqRel);
+    }
+}
+
+/// Runs `search`'s attempts from `anchor`, reporting spends as they are found.
+async fn search_chain(
+    shared: &Shared,
+    rpc: &KaspadRpc,
+    search: &mut Search,
+    anchor: BlockHash,
+) -> Result<(), KaspadError> {
+    let mut delay = shared.config.attribution_retry;
+    for attempt in 0..attribution::SEARCH_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(delay).await;
+            delay = delay.saturating_mul(2);
+        }
+        for event in search.step(rpc, anchor).await? {
+            tracing::info!(?event, "out-of-band spend attributed from the virtual chain");
+            shared.send(Input::Chain(event));
+        }
+        if search.is_done() || search.is_exhausted() {
+            break;
+        }
+    }
+    Ok(())
 }

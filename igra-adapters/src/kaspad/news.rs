@@ -14,9 +14,10 @@
 //!    UTXO index for the remembered transaction's other outputs (its payees' addresses): an output with
 //!    its id proves its acceptance and gives the DAA score. This fails only if every such output was
 //!    spent again before the query;
-//! 4. a removed output no remembered transaction spends is *not* reported: the spender is unknown, and
-//!    guessing (say, the one transaction of the same notification) could name the wrong transaction and
-//!    kill a template that was in fact paid. It is counted as unresolved and logged.
+//! 4. a removed output no remembered transaction spends is *not* guessed at here (say, the one
+//!    transaction of the same notification could be the wrong one and kill a template that was in fact
+//!    paid): it is returned as unresolved and the client searches the virtual chain for its accepted
+//!    spender ([`super::attribution`]), as it does for a remembered spender the UTXO index does not show.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 

@@ -14,7 +14,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::KaspadError;
 use super::rejection::{SubmitOutcome, classify_rejection, parse_txid};
-use super::wire::{self, FeeEstimate, Incoming, Notification, ServerInfo, UtxoRecord};
+use super::wire::{
+    self, BlockHash, BlockSummary, FeeEstimate, Incoming, Notification, ServerInfo, UtxoRecord, VirtualChain,
+};
 use crate::kaspa_json::{RpcTransaction, SubmitTransactionRequest};
 
 /// Frames queued for the socket beyond this make a call fail at once with [`KaspadError::Busy`].
@@ -228,6 +230,53 @@ impl KaspadRpc {
             Err(KaspadError::Rpc { message, .. }) => Ok(classify_rejection(&message)),
             Err(e) => Err(e),
         }
+    }
+
+    /// `getSink`: the virtual's selected parent, the newest block of the selected chain.
+    pub async fn sink(&self) -> Result<BlockHash, KaspadError> {
+        const M: &str = "getSink";
+        let answer = self.call(M, json!({})).await?;
+        answer
+            .get("sink")
+            .and_then(Value::as_str)
+            .and_then(BlockHash::parse)
+            .ok_or_else(|| wire::malformed(M, &"no sink"))
+    }
+
+    /// `getVirtualChainFromBlock {startHash, includeAcceptedTransactionIds: true}`: the selected chain
+    /// from `start` to the sink, with the transactions each chain block accepted.
+    pub async fn virtual_chain_from(&self, start: BlockHash) -> Result<VirtualChain, KaspadError> {
+        const M: &str = "getVirtualChainFromBlock";
+        let params = json!({"startHash": start.to_string(), "includeAcceptedTransactionIds": true});
+        wire::parse_virtual_chain(&self.call(M, params).await?)
+    }
+
+    /// `getBlock {hash, includeTransactions}`.
+    pub async fn block(
+        &self,
+        hash: BlockHash,
+        include_transactions: bool,
+    ) -> Result<BlockSummary, KaspadError> {
+        const M: &str = "getBlock";
+        let params = json!({"hash": hash.to_string(), "includeTransactions": include_transactions});
+        wire::parse_block(&self.call(M, params).await?)
+    }
+
+    /// `submitTransactionReplacement {transaction}` (replace by fee): the node answers
+    /// `{transactionId, replacedTransaction}`; the replacement's id is returned. A refusal is
+    /// [`KaspadError::Rpc`] with the node's text.
+    pub async fn submit_transaction_replacement(
+        &self,
+        tx: &Transaction,
+    ) -> Result<igra_proto::TransactionId, KaspadError> {
+        const M: &str = "submitTransactionReplacement";
+        let params = json!({"transaction": RpcTransaction::from(tx)});
+        let answer = self.call(M, params).await?;
+        answer
+            .get("transactionId")
+            .and_then(Value::as_str)
+            .and_then(parse_txid)
+            .ok_or_else(|| wire::malformed(M, &"no transactionId"))
     }
 
     /// `subscribe` to `scope` (`{"UtxosChanged": {"addresses": [...]}}`, `{"VirtualDaaScoreChanged": {}}`).

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::recorded;
 use super::*;
 
 const TXID: &str = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf";
@@ -69,7 +70,7 @@ impl Fake {
                     let method = request["method"].as_str().unwrap().to_owned();
                     self.calls.lock().unwrap().push(method.clone());
                     let mut reply = json!({"id": request["id"], "method": method});
-                    match self.answer(&method) {
+                    match self.answer(&method, &request["params"]) {
                         Ok(params) => reply["params"] = params,
                         Err(message) => reply["error"] = json!({"code": 0, "message": message, "data": null}),
                     }
@@ -86,8 +87,17 @@ impl Fake {
         }
     }
 
-    fn answer(&self, method: &str) -> Result<Value, String> {
+    fn answer(&self, method: &str, params: &Value) -> Result<Value, String> {
         match method {
+            // The recorded chain (recorded.rs): the sink is the block holding the recorded spender, the
+            // chain from it is the one chain block that accepted it.
+            "getSink" => Ok(json!({"sink": recorded::MERGED})),
+            "getVirtualChainFromBlock" if params["startHash"] == recorded::MERGED => {
+                Ok(recorded::virtual_chain())
+            }
+            "getBlock" if params["hash"] == recorded::ACCEPTING => Ok(recorded::accepting_block()),
+            "getBlock" if params["hash"] == recorded::MERGED => Ok(recorded::merged_block()),
+            "getVirtualChainFromBlock" | "getBlock" => Err(format!("cannot find header {params}")),
             "getServerInfo" => Ok(json!({"rpcApiVersion": 1, "rpcApiRevision": 0, "serverVersion": "fake",
                 "networkId": self.network, "hasUtxoIndex": true, "isSynced": true, "virtualDaaScore": 100})),
             "getBlockDagInfo" => Ok(json!({"network": self.network, "virtualDaaScore": 100})),
@@ -124,6 +134,7 @@ fn config(url: &str) -> KaspadConfig {
         call_timeout: Duration::from_millis(500),
         health_interval: Duration::from_millis(200),
         backoff: Backoff { base: Duration::from_millis(20), cap: Duration::from_millis(100) },
+        attribution_retry: Duration::from_millis(10),
         ..KaspadConfig::new(url, Network::Simnet, group_script())
     }
 }
@@ -256,6 +267,63 @@ async fn a_submitted_transaction_is_reported_accepted_and_spending_from_its_chan
         Input::Chain(ChainEvent::Spent { outpoint: input, by: id, daa_score: 321 })
     );
     until(|| client.stats().unresolved_spends == 1).await;
+    let stats = client.stats();
+    assert_eq!((stats.attributed_spends, stats.attribution_failures), (0, 1), "searched, not found");
+}
+
+fn recorded_outpoint() -> Outpoint {
+    Outpoint { transaction_id: TransactionId(BlockHash::parse(recorded::SPENT).unwrap().0), index: 0 }
+}
+
+fn recorded_spender() -> TransactionId {
+    TransactionId(BlockHash::parse(recorded::SPENDER).unwrap().0)
+}
+
+#[tokio::test]
+async fn a_spend_by_a_stranger_is_found_on_the_virtual_chain() {
+    let fake = Fake::start("simnet").await;
+    let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    let note = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
+        "added": [], "removed": [entry(recorded::SPENT, 0, 5)]}}});
+    fake.send(Some(note.to_string())).await;
+    assert_eq!(
+        next_news(&news).await,
+        Input::Chain(ChainEvent::Spent {
+            outpoint: recorded_outpoint(),
+            by: recorded_spender(),
+            daa_score: recorded::ACCEPTING_DAA
+        })
+    );
+    until(|| client.stats().attributed_spends == 1).await;
+    let stats = client.stats();
+    assert_eq!((stats.unresolved_spends, stats.attribution_failures, stats.blocks_fetched), (0, 0, 2));
+    assert_eq!(fake.count("getVirtualChainFromBlock"), 1);
+}
+
+#[tokio::test]
+async fn our_transaction_replaced_by_a_stranger_is_attributed_to_the_stranger() {
+    let fake = Fake::start("simnet").await;
+    let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    // Our transaction spends the recorded output and pays elsewhere (no change to recognise it by).
+    let ours = spend(recorded_outpoint(), pay_to_script_hash(&[0x52]));
+    client.request(ChainRequest::Submit { event_id: igra_proto::EventId([9; 32]), transaction: ours });
+    until(|| client.stats().accepted == 1).await;
+    let note = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
+        "added": [], "removed": [entry(recorded::SPENT, 0, 5)]}}});
+    fake.send(Some(note.to_string())).await;
+    // The UTXO index holds no output of ours, so the chain is searched: the stranger spent it.
+    assert_eq!(
+        next_news(&news).await,
+        Input::Chain(ChainEvent::Spent {
+            outpoint: recorded_outpoint(),
+            by: recorded_spender(),
+            daa_score: recorded::ACCEPTING_DAA
+        })
+    );
+    until(|| client.stats().attributed_spends == 1).await;
+    assert!(fake.count("getUtxosByAddresses") >= 2, "verified in the index first");
 }
 
 #[tokio::test]

@@ -186,6 +186,149 @@ pub struct FeeEstimate {
     pub low_buckets: Vec<FeeBucket>,
 }
 
+/// A block hash (32 bytes, hex on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BlockHash(pub [u8; 32]);
+
+impl std::fmt::Display for BlockHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl BlockHash {
+    /// Parses 64 hex digits.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(text, &mut hash).ok()?;
+        Some(Self(hash))
+    }
+}
+
+fn hash_of(value: &Value, method: &'static str, what: &str) -> Result<BlockHash, KaspadError> {
+    value
+        .as_str()
+        .and_then(BlockHash::parse)
+        .ok_or_else(|| malformed(method, &format!("{what} is not a hash")))
+}
+
+fn hashes(value: Option<&Value>, method: &'static str, what: &str) -> Result<Vec<BlockHash>, KaspadError> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(list)) => list.iter().map(|v| hash_of(v, method, what)).collect(),
+        Some(_) => Err(malformed(method, &format!("{what} is not a list"))),
+    }
+}
+
+/// `getVirtualChainFromBlock {startHash, includeAcceptedTransactionIds: true}`'s answer (live on 2.1.0:
+/// `{removedChainBlockHashes, addedChainBlockHashes, acceptedTransactionIds: [{acceptingBlockHash,
+/// acceptedTransactionIds}]}`, the added chain oldest first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VirtualChain {
+    /// Chain blocks that left the selected chain since the start block (a reorg).
+    pub removed: Vec<BlockHash>,
+    /// Chain blocks added since the start block, oldest first.
+    pub added: Vec<BlockHash>,
+    /// The transactions each added chain block accepted (from its merge set).
+    pub accepted: Vec<(BlockHash, Vec<igra_proto::TransactionId>)>,
+}
+
+/// Reads `getVirtualChainFromBlock`'s answer.
+pub fn parse_virtual_chain(result: &Value) -> Result<VirtualChain, KaspadError> {
+    const M: &str = "getVirtualChainFromBlock";
+    let removed = hashes(result.get("removedChainBlockHashes"), M, "removedChainBlockHashes")?;
+    let added = hashes(result.get("addedChainBlockHashes"), M, "addedChainBlockHashes")?;
+    let accepted = match result.get("acceptedTransactionIds") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|item| {
+                let block =
+                    hash_of(item.get("acceptingBlockHash").unwrap_or(&Value::Null), M, "acceptingBlockHash")?;
+                let ids = hashes(item.get("acceptedTransactionIds"), M, "acceptedTransactionIds")?;
+                Ok((block, ids.into_iter().map(|h| igra_proto::TransactionId(h.0)).collect()))
+            })
+            .collect::<Result<_, KaspadError>>()?,
+        Some(_) => return Err(malformed(M, &"acceptedTransactionIds is not a list")),
+    };
+    Ok(VirtualChain { removed, added, accepted })
+}
+
+/// What the client reads of a `getBlock {hash, includeTransactions}` answer (live on 2.1.0:
+/// `{block: {header: {hash, daaScore, …}, transactions: [{inputs: [{previousOutpoint}], …,
+/// verboseData: {transactionId, …}}], verboseData: {mergeSetBluesHashes, mergeSetRedsHashes,
+/// selectedParentHash, isChainBlock, …}}}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockSummary {
+    /// The block's hash.
+    pub hash: BlockHash,
+    /// Its DAA score. For a chain block this is the DAA score kaspad gives the outputs of the
+    /// transactions it accepts (their UTXO entries' `blockDaaScore`).
+    pub daa_score: u64,
+    /// Its merge set, blues then reds: the blocks whose transactions it accepts (its selected parent
+    /// is the first blue). Empty when the node sent no verbose data.
+    pub merge_set: Vec<BlockHash>,
+    /// Its transactions (when asked for): each one's id and the outputs it spends.
+    pub transactions: Vec<(igra_proto::TransactionId, Vec<Outpoint>)>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBlockInput {
+    previous_outpoint: RpcOutpoint,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBlockTxVerbose {
+    transaction_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBlockTx {
+    #[serde(default)]
+    inputs: Vec<RawBlockInput>,
+    verbose_data: Option<RawBlockTxVerbose>,
+}
+
+/// Reads `getBlock`'s answer.
+pub fn parse_block(result: &Value) -> Result<BlockSummary, KaspadError> {
+    const M: &str = "getBlock";
+    let block = result.get("block").ok_or_else(|| malformed(M, &"no block"))?;
+    let header = block.get("header").ok_or_else(|| malformed(M, &"no header"))?;
+    let daa_score =
+        header.get("daaScore").and_then(Value::as_u64).ok_or_else(|| malformed(M, &"no header.daaScore"))?;
+    let verbose = block.get("verboseData").filter(|v| !v.is_null());
+    let hash = match (header.get("hash"), verbose.and_then(|v| v.get("hash"))) {
+        (Some(h), _) | (None, Some(h)) => hash_of(h, M, "hash")?,
+        (None, None) => return Err(malformed(M, &"no hash")),
+    };
+    let mut merge_set = hashes(verbose.and_then(|v| v.get("mergeSetBluesHashes")), M, "mergeSetBluesHashes")?;
+    merge_set.extend(hashes(verbose.and_then(|v| v.get("mergeSetRedsHashes")), M, "mergeSetRedsHashes")?);
+    let raw: Vec<RawBlockTx> = match block.get("transactions") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(list) => Vec::<RawBlockTx>::deserialize(list).map_err(|e| malformed(M, &e))?,
+    };
+    let transactions = raw
+        .into_iter()
+        .map(|tx| {
+            let id = tx
+                .verbose_data
+                .as_ref()
+                .and_then(|v| BlockHash::parse(&v.transaction_id))
+                .ok_or_else(|| malformed(M, &"a transaction without verboseData.transactionId"))?;
+            let spends = tx
+                .inputs
+                .iter()
+                .map(|i| Outpoint::try_from(&i.previous_outpoint).map_err(|e| malformed(M, &e)))
+                .collect::<Result<_, _>>()?;
+            Ok((igra_proto::TransactionId(id.0), spends))
+        })
+        .collect::<Result<_, KaspadError>>()?;
+    Ok(BlockSummary { hash, daa_score, merge_set, transactions })
+}
+
 /// Reads a typed result out of a reply, or a [`KaspadError::Malformed`].
 pub fn typed<T: serde::de::DeserializeOwned>(method: &'static str, value: Value) -> Result<T, KaspadError> {
     serde_json::from_value(value).map_err(|e| malformed(method, &e))
@@ -254,5 +397,60 @@ mod tests {
         assert_eq!(utxos.len(), 1);
         assert_eq!(utxos[0].utxo.entry.amount, 7);
         assert!(parse_utxos(json!({})).is_err());
+    }
+}
+
+#[cfg(test)]
+mod recorded_tests {
+    use super::super::recorded::{self, ACCEPTING, ACCEPTING_DAA, COINBASE, MERGED, SPENDER, SPENT};
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_recorded_virtual_chain_and_blocks_parse() {
+        let chain = parse_virtual_chain(&recorded::virtual_chain()).unwrap();
+        let accepting = BlockHash::parse(ACCEPTING).unwrap();
+        assert_eq!(chain.added, vec![accepting]);
+        assert!(chain.removed.is_empty());
+        assert_eq!(chain.accepted.len(), 1);
+        assert_eq!(chain.accepted[0].0, accepting);
+        assert_eq!(chain.accepted[0].1[1].to_string(), SPENDER);
+        let block = parse_block(&recorded::accepting_block()).unwrap();
+        assert_eq!(block.hash, accepting);
+        assert_eq!(block.daa_score, ACCEPTING_DAA);
+        assert_eq!(block.merge_set, vec![BlockHash::parse(MERGED).unwrap()]);
+        assert!(block.transactions.is_empty());
+        let merged = parse_block(&recorded::merged_block()).unwrap();
+        assert_eq!(merged.daa_score, 1_050);
+        assert!(merged.merge_set.is_empty());
+        assert_eq!(merged.transactions.len(), 2);
+        assert_eq!(merged.transactions[0].0.to_string(), COINBASE);
+        assert!(merged.transactions[0].1.is_empty());
+        assert_eq!(merged.transactions[1].0.to_string(), SPENDER);
+        assert_eq!(merged.transactions[1].1[0].transaction_id.to_string(), SPENT);
+        assert_eq!(BlockHash::parse(MERGED).unwrap().to_string(), MERGED);
+    }
+
+    #[test]
+    fn malformed_chain_answers_are_typed_errors() {
+        let bad_chains = [
+            json!({"addedChainBlockHashes": "x"}),
+            json!({"addedChainBlockHashes": ["zz"]}),
+            json!({"acceptedTransactionIds": [{"acceptedTransactionIds": []}]}),
+            json!({"acceptedTransactionIds": 3}),
+        ];
+        for bad in bad_chains {
+            assert!(matches!(parse_virtual_chain(&bad), Err(KaspadError::Malformed { .. })), "{bad}");
+        }
+        let mut no_id = recorded::merged_block();
+        no_id["block"]["transactions"][1]["verboseData"] = Value::Null;
+        let mut bad_outpoint = recorded::merged_block();
+        bad_outpoint["block"]["transactions"][1]["inputs"][0]["previousOutpoint"]["transactionId"] =
+            json!("00");
+        let mut no_daa = recorded::accepting_block();
+        no_daa["block"]["header"]["daaScore"] = Value::Null;
+        for bad in [json!({}), json!({"block": {}}), no_id, bad_outpoint, no_daa] {
+            assert!(matches!(parse_block(&bad), Err(KaspadError::Malformed { .. })), "{bad}");
+        }
     }
 }

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use igra_adapters::kaspad::{KaspadError, KaspadRpc, SubmitOutcome, UtxoRecord};
+use std::collections::{BTreeMap, HashSet};
+
+use igra_adapters::kaspa_json::RpcTransaction;
+use igra_adapters::kaspad::{BlockHash, KaspadError, KaspadRpc, SubmitOutcome, UtxoRecord};
 use igra_proto::kaspa::address::Prefix;
 use igra_proto::kaspa::hashing::transaction_id;
 use igra_proto::kaspa::mass::MassReport;
@@ -250,4 +253,37 @@ impl Miner {
         }
         tx
     }
+}
+
+/// The transactions among `wanted` that the selected chain accepted since `anchor`, read from the
+/// merge sets of the chain blocks that accepted them (`getVirtualChainFromBlock`, then `getBlock`).
+pub(crate) async fn accepted_transactions(
+    rpc: &KaspadRpc,
+    anchor: BlockHash,
+    wanted: &HashSet<TransactionId>,
+) -> BTreeMap<TransactionId, Transaction> {
+    let chain = rpc.virtual_chain_from(anchor).await.expect("the virtual chain");
+    let mut found = BTreeMap::new();
+    for (chain_block, ids) in &chain.accepted {
+        if !ids.iter().any(|id| wanted.contains(id)) {
+            continue;
+        }
+        let header = rpc.block(*chain_block, false).await.expect("a chain block");
+        for merged in header.merge_set {
+            let mut answer = rpc
+                .call("getBlock", json!({"hash": merged.to_string(), "includeTransactions": true}))
+                .await
+                .expect("a merged block");
+            let list = answer.pointer_mut("/block/transactions").map(Value::take).unwrap_or_default();
+            let list: Vec<RpcTransaction> = serde_json::from_value(list).expect("transactions");
+            for rpc_tx in &list {
+                let tx = Transaction::try_from(rpc_tx).expect("a transaction");
+                let id = transaction_id(&tx);
+                if wanted.contains(&id) && ids.contains(&id) {
+                    found.insert(id, tx);
+                }
+            }
+        }
+    }
+    found
 }
