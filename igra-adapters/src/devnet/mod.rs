@@ -93,6 +93,9 @@ pub enum DevnetError {
     Node(String),
     /// A member's runner stopped with an error.
     Runner(String),
+    /// A loopback port chosen for a member was taken by another process before the member bound it
+    /// (the group start is retried on fresh ports).
+    PortTaken(String),
 }
 
 impl std::fmt::Display for DevnetError {
@@ -101,6 +104,7 @@ impl std::fmt::Display for DevnetError {
             Self::Group(e) => write!(f, "group: {e}"),
             Self::Node(e) => write!(f, "node: {e}"),
             Self::Runner(e) => write!(f, "runner: {e}"),
+            Self::PortTaken(e) => write!(f, "port taken: {e}"),
         }
     }
 }
@@ -340,6 +344,35 @@ fn relayer(
     Ok(tx)
 }
 
+/// Stops every member of `seats`.
+async fn stop_seats(seats: Vec<Seat>) {
+    for seat in seats {
+        match seat {
+            Seat::Runner(handle) => handle.shutdown().await,
+            Seat::Member { member, relayer } => {
+                relayer.close();
+                if let Err(e) = member.stop().await {
+                    tracing::warn!(error = %e, "a member stopped with an error");
+                }
+            }
+        }
+    }
+}
+
+/// Why member `i` did not start: [`DevnetError::PortTaken`] when it lost its port to another process.
+fn start_error(i: u8, e: &member::MemberError) -> DevnetError {
+    let taken = match e {
+        member::MemberError::Transport(crate::transport::TransportError::Bind { source, .. })
+        | member::MemberError::Api(source) => source.kind() == std::io::ErrorKind::AddrInUse,
+        _ => false,
+    };
+    let message = format!("member {i}: {e}");
+    if taken { DevnetError::PortTaken(message) } else { DevnetError::Node(message) }
+}
+
+/// Tries at starting a loopback group before a taken port is an error.
+const PORT_ATTEMPTS: u32 = 3;
+
 /// Events queued for one relayer.
 const RELAYER_QUEUE: usize = 1_024;
 
@@ -404,9 +437,15 @@ impl DevGroup {
                         api: Some((SocketAddr::from(([127, 0, 0, 1], 0)), devnet_api())),
                     };
                     let (client, chain_in) = chain.client();
-                    let member = member::Member::start::<R>(spec, Arc::new(client), chain_in, clock)
-                        .await
-                        .map_err(|e| DevnetError::Node(format!("member {i}: {e}")))?;
+                    let member =
+                        match member::Member::start::<R>(spec, Arc::new(client), chain_in, clock).await {
+                            Ok(member) => member,
+                            Err(e) => {
+                                // Stop the members already up before giving up (or retrying on new ports).
+                                stop_seats(seats).await;
+                                return Err(start_error(i, &e));
+                            }
+                        };
                     let api = member.api_addr.ok_or_else(|| DevnetError::Node("no API address".into()))?;
                     let relayer = relayer(i, format!("http://{api}"), answer_tx.clone(), fail_tx.clone())?;
                     observers.push(member.updates.clone());
@@ -481,17 +520,7 @@ impl DevGroup {
 
     /// Stops every member.
     pub async fn shutdown(self) {
-        for seat in self.seats {
-            match seat {
-                Seat::Runner(handle) => handle.shutdown().await,
-                Seat::Member { member, relayer } => {
-                    relayer.close();
-                    if let Err(e) = member.stop().await {
-                        tracing::warn!(error = %e, "a member stopped with an error");
-                    }
-                }
-            }
-        }
+        stop_seats(self.seats).await;
     }
 }
 
@@ -512,7 +541,18 @@ pub async fn run<R: Runtime>(
     config: &DevnetConfig,
     mut progress: impl FnMut(&Progress),
 ) -> Result<Summary, DevnetError> {
-    let mut group = DevGroup::start::<R>(config).await?;
+    // Free ports are found by binding port 0 and letting go; another process can take one in between,
+    // so a start that loses that race is tried again on fresh ports.
+    let mut attempt = 1;
+    let mut group = loop {
+        match DevGroup::start::<R>(config).await {
+            Err(DevnetError::PortTaken(e)) if attempt < PORT_ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "a loopback port was taken; starting again");
+                attempt += 1;
+            }
+            started => break started?,
+        }
+    };
     let clock = Clock::new();
     let interval = Duration::from_secs_f64(1.0 / config.rate.max(0.001));
     let mut last_report = clock.now();
