@@ -436,3 +436,30 @@ async fn igra_run_members_pay_events_through_a_real_kaspad() {
         Duration::from_millis(ready_ms),
     );
 }
+
+/// `docs/examples/node-kaspad-simnet.toml` is member 0's file as [`node_file`] writes it (keys, ports
+/// and paths taken from the example), so the documented file is the one this test runs.
+#[test]
+fn the_simnet_example_is_the_node_file_this_test_writes() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples/node-kaspad-simnet.toml");
+    let example = NodeFile::load(&path).expect("the example is a valid node file");
+    let port =
+        |address: &str| address.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).expect("a port");
+    let root = example.node.data_dir.parent().and_then(Path::parent).expect("data_dir is <root>/member-0/db");
+    let api_port = port(&example.api.as_ref().expect("an [api] section").listen);
+    let seats: Vec<Seat> = (0u16..)
+        .zip(&example.group.members)
+        .map(|(i, m)| Seat {
+            dir: root.join(format!("member-{i}")),
+            identity: m.identity.clone(),
+            signing: m.signing.clone(),
+            peer_port: port(&m.address),
+            api_port: api_port + i,
+        })
+        .collect();
+    assert_eq!(seats.len(), usize::from(MEMBERS));
+    let operator_key = &example.attestation.operators.as_ref().expect("operators").keys[0];
+    let written = NodeFile::from_str(&node_file(&seats, 0, &example.kaspad.url, operator_key))
+        .expect("the test's node file is valid");
+    assert_eq!(format!("{written:#?}"), format!("{example:#?}"));
+}
