@@ -327,6 +327,12 @@ async fn igra_run_members_pay_events_through_a_real_kaspad() {
         }
     }
     let ready_ms = clock.now().millis_since(started);
+    // The address to fund is in each member's log (RUST_LOG=info), the same one igra-proto derives.
+    for member in &members {
+        let log = member.log();
+        let session = log.lines().find(|l| l.contains("kaspad session ready")).unwrap_or_default();
+        assert!(session.contains(&group_address), "no `kaspad session ready` naming {group_address}:\n{log}");
+    }
 
     // Every event through every member's API.
     let mut events: BTreeMap<EventId, (u8, ScriptPublicKey)> = BTreeMap::new();
