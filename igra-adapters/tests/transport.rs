@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use igra_adapters::transport::backoff::Backoff;
-use igra_adapters::transport::frame::{FrameDecoder, FrameError, encode_frame};
+use igra_adapters::transport::frame::{FrameDecoder, FrameError, encode_frame, encode_frame_into};
 use igra_adapters::transport::handshake::{HANDSHAKE_MAX_FRAME, Handshake, HandshakeError, HandshakeStep};
 use igra_adapters::transport::{
     DisconnectReason, RejectReason, TransportConfig, TransportError, TransportHandle, TransportStats,
@@ -82,6 +82,24 @@ fn transport_frame_decoder_returns_many_frames_from_one_push() {
     assert_eq!(decoder.next(), Ok(None));
     decoder.push(&wire[wire.len() - 1..]);
     assert_eq!(decoder.next().unwrap().as_deref(), Some(&payloads[49][..]));
+    assert_eq!(decoder.next(), Ok(None));
+}
+
+#[test]
+fn transport_frames_appended_into_one_buffer_decode_one_by_one_and_a_refused_one_adds_nothing() {
+    let mut batch = Vec::new();
+    encode_frame_into(&mut batch, b"first", 16).unwrap();
+    encode_frame_into(&mut batch, b"second", 16).unwrap();
+    let before = batch.clone();
+    assert_eq!(encode_frame_into(&mut batch, &[0; 17], 16), Err(FrameError::TooLarge { len: 17, max: 16 }));
+    assert_eq!(batch, before, "a refused frame leaves the batch as it was");
+    let mut separate = encode_frame(b"first", 16).unwrap();
+    separate.extend(encode_frame(b"second", 16).unwrap());
+    assert_eq!(batch, separate, "one buffer holds exactly the frames written one by one");
+    let mut decoder = FrameDecoder::new(16);
+    decoder.push(&batch);
+    assert_eq!(decoder.next().unwrap().as_deref(), Some(&b"first"[..]));
+    assert_eq!(decoder.next().unwrap().as_deref(), Some(&b"second"[..]));
     assert_eq!(decoder.next(), Ok(None));
 }
 

@@ -35,14 +35,22 @@ impl std::error::Error for FrameError {}
 
 /// Encodes `payload` as one frame: its length as 4 bytes big-endian, then the payload.
 pub fn encode_frame(payload: &[u8], max: u32) -> Result<Vec<u8>, FrameError> {
+    let mut out = Vec::with_capacity(LENGTH_PREFIX_BYTES + payload.len());
+    encode_frame_into(&mut out, payload, max)?;
+    Ok(out)
+}
+
+/// [`encode_frame`], appending to `out` (several frames can then go out in one write). On error `out`
+/// is unchanged.
+pub fn encode_frame_into(out: &mut Vec<u8>, payload: &[u8], max: u32) -> Result<(), FrameError> {
     let len = u32::try_from(payload.len())
         .ok()
         .filter(|len| *len <= max)
         .ok_or(FrameError::TooLarge { len: payload.len() as u64, max })?;
-    let mut out = Vec::with_capacity(LENGTH_PREFIX_BYTES + payload.len());
+    out.reserve(LENGTH_PREFIX_BYTES + payload.len());
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(payload);
-    Ok(out)
+    Ok(())
 }
 
 /// An incremental decoder of length-delimited frames.
