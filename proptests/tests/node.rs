@@ -699,3 +699,58 @@ fn a_confirmed_event_is_released_to_a_summary_and_never_runs_again() {
         assert_eq!(c.nodes[0].status(&id).unwrap().phase, Phase::Confirmed { transaction_id: txid });
     }
 }
+
+/// The chain reports a spend of a template's input before the template is certified and signed (the
+/// nodes built it from a snapshot taken before the spend): the conflict still counts from the report,
+/// so after `finality_depth` the template is dead and the event pays in its next epoch. Found against a
+/// real kaspad, where such an event stayed submitted-and-refused forever. A snapshot that arrives after
+/// the report no longer brings the spent output back either.
+#[test]
+fn a_spend_reported_before_signing_still_kills_the_template_and_the_event_pays_in_the_next_epoch() {
+    use proptests::cluster::utxo;
+
+    let mut c = Cluster::new(5, 3);
+    let first = utxo(&c.script, 600, 100 * SOMPI_PER_KASPA);
+    for view in &mut c.views {
+        *view = vec![first.clone()];
+    }
+    let event = c.event(17, 3 * SOMPI_PER_KASPA);
+    let id = event.id();
+    for i in 0..5 {
+        c.input(i, Input::NewEvent(event.clone()));
+    }
+    // Every node has voted for the template spending `first`; before any vote is delivered, the chain
+    // reports `first` spent by a transaction none of them made.
+    let thief = TransactionId([0x77; 32]);
+    let rules = ChainRules::default();
+    for i in 0..5 {
+        let spent = ChainEvent::Spent { outpoint: first.outpoint, by: thief, daa_score: DAA + 1 };
+        c.input(i, Input::Chain(spent));
+    }
+    c.run_until(60_000, |c| c.all_submitted(&id));
+    assert!(c.all_submitted(&id), "the certified template is still signed and submitted");
+    assert_eq!(c.submitted[0].2.inputs[0].previous_outpoint, first.outpoint);
+    // A snapshot that still lists the spent output (taken before the report) changes nothing.
+    for i in 0..5 {
+        let stale = Input::Utxos { utxos: vec![first.clone()], virtual_daa_score: DAA };
+        c.input(i, stale);
+    }
+    // The chain moves past the finality depth of the conflicting spend and now holds another output.
+    let second = utxo(&c.script, 601, 100 * SOMPI_PER_KASPA);
+    for view in &mut c.views {
+        *view = vec![second.clone()];
+    }
+    c.submitted.clear();
+    for i in 0..5 {
+        c.input(i, Input::Chain(ChainEvent::DaaScore(DAA + 1 + rules.finality_depth)));
+        assert_eq!(
+            c.nodes[i].status(&id).unwrap().epoch,
+            1,
+            "node {i}: the template is dead, epoch 1 starts"
+        );
+    }
+    c.run_until(60_000, |c| c.all_submitted(&id));
+    assert!(c.all_submitted(&id));
+    let spends: Vec<_> = c.submitted[0].2.inputs.iter().map(|i| i.previous_outpoint).collect();
+    assert_eq!(spends, vec![second.outpoint], "epoch 1 pays from the output the chain still has");
+}

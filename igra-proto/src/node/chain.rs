@@ -101,6 +101,7 @@ impl Node {
                 if let Some((utxos, _)) = &mut self.utxos {
                     utxos.retain(|u| u.outpoint != outpoint);
                 }
+                self.remember_spent(outpoint, by, daa_score);
                 for state in self.events.values_mut() {
                     // A spend by one of this event's own templates is its payment, however this node
                     // learned of it (its id does not depend on signatures, so finalizing is not needed).
@@ -214,6 +215,8 @@ impl Node {
     /// again; those this node finalized are submitted again) and drop the conflicts it caused. Events
     /// already confirmed stay confirmed: a reorg deeper than `confirm_depth` is outside the chain model.
     fn on_unaccepted(&mut self, transaction_id: TransactionId) {
+        self.spent.retain(|_, (by, _)| *by != transaction_id);
+        self.spent_order.retain(|o| self.spent.contains_key(o));
         if self.accepted.remove(&transaction_id).is_some() {
             self.accepted_order.retain(|t| *t != transaction_id);
         }
@@ -232,6 +235,34 @@ impl Node {
         for (event_id, transaction) in resubmit {
             self.outputs.push_back(Output::Chain(ChainRequest::Submit { event_id, transaction }));
         }
+    }
+
+    /// Keeps the most recent spends of group outputs.
+    fn remember_spent(&mut self, outpoint: Outpoint, by: TransactionId, daa_score: u64) {
+        if self.spent.insert(outpoint, (by, daa_score)).is_none() {
+            self.spent_order.push_back(outpoint);
+            while self.spent_order.len() > MAX_REMEMBERED_ACCEPTANCES {
+                if let Some(old) = self.spent_order.pop_front() {
+                    self.spent.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Records, for the template `id` just signed, the spends of its inputs by other transactions that
+    /// the chain reported before it was signed (they start the finality clock as if reported now).
+    pub(super) fn conflicts_known_at_signing(&mut self, id: EventId) {
+        let Some(state) = self.events.get_mut(&id) else { return };
+        let Some(template) = state.signed.and_then(|h| state.templates.get(&h)) else { return };
+        let own = crate::kaspa::hashing::transaction_id(&template.transaction);
+        let known: Vec<(Outpoint, (TransactionId, u64))> = template
+            .transaction
+            .inputs
+            .iter()
+            .filter_map(|i| self.spent.get(&i.previous_outpoint).map(|s| (i.previous_outpoint, *s)))
+            .filter(|(_, (by, _))| *by != own)
+            .collect();
+        state.conflicts.extend(known);
     }
 
     /// Keeps the most recent accepted transactions, so that a template learned after the chain accepted

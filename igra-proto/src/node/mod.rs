@@ -470,6 +470,11 @@ pub struct Node {
     virtual_daa_score: u64,
     accepted: BTreeMap<TransactionId, u64>,
     accepted_order: VecDeque<TransactionId>,
+    /// Recently reported spends of group outputs (bounded like `accepted`): a snapshot taken before a
+    /// spend but handled after its report must not bring the output back, and a template signed after
+    /// the report of a conflicting spend must still see the conflict.
+    spent: BTreeMap<Outpoint, (TransactionId, u64)>,
+    spent_order: VecDeque<Outpoint>,
     utxos_requested_at: Option<Instant>,
     reservations: BTreeMap<Outpoint, EventId>,
     policy: Policy,
@@ -552,6 +557,8 @@ impl Node {
             virtual_daa_score: 0,
             accepted: BTreeMap::new(),
             accepted_order: VecDeque::new(),
+            spent: BTreeMap::new(),
+            spent_order: VecDeque::new(),
             utxos_requested_at: None,
             reservations: BTreeMap::new(),
             events: BTreeMap::new(),
@@ -647,8 +654,9 @@ impl Node {
                     self.notify(EventUpdate::Refused { event_id: id, reason });
                 }
             }
-            Input::Utxos { utxos, virtual_daa_score } => {
+            Input::Utxos { mut utxos, virtual_daa_score } => {
                 self.virtual_daa_score = self.virtual_daa_score.max(virtual_daa_score);
+                utxos.retain(|u| !self.spent.contains_key(&u.outpoint));
                 self.utxos = Some((utxos, virtual_daa_score));
                 self.vote_where_waiting(now, wall);
             }

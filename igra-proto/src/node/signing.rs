@@ -68,6 +68,7 @@ impl Node {
         let batch = self.persist(records);
         self.send_after(wall, batch, Destination::All, &Body::Signatures(message));
         self.notify(EventUpdate::Signed { event_id: id, template_hash: hash });
+        self.conflicts_known_at_signing(id);
         self.try_finalize(id, hash);
     }
 
