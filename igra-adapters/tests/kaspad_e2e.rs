@@ -1,4 +1,5 @@
-//! End to end against a real kaspad on simnet: a 3-of-5 group of real runners, each with its own
+//! End to end against a real kaspad on simnet: a 3-of-5 group of real members under tokio (TCP on
+//! loopback between them, an LMDB database each), each with its own
 //! [`KaspadClient`], pays a batch of attested events; every payment is accepted by kaspad, every
 //! destination receives exactly its amount, no event is paid twice. Then kaspad is restarted mid-run and
 //! the group carries on; every payment is read back from the selected chain and its fee checked.
@@ -12,6 +13,7 @@
 mod support;
 
 use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -19,15 +21,16 @@ use std::time::Duration;
 use async_channel::Receiver;
 use igra_adapters::devnet::{Cast, DevnetConfig, Tracker, amount, destination};
 use igra_adapters::kaspad::{KaspadClient, KaspadConfig, KaspadRpc, KaspadStats};
-use igra_adapters::runner::local::{LocalNet, NoStorage};
-use igra_adapters::runner::{ChainClient, Clock, Driver, Runner, RunnerHandle, Runtime, Tokio, Wiring};
+use igra_adapters::member::{Member, MemberSpec, SharedSigner};
+use igra_adapters::runner::{ChainClient, Clock, RunnerHandle, Tokio};
+use igra_adapters::storage::LmdbOptions;
 use igra_proto::kaspa::address::Prefix;
 use igra_proto::kaspa::hashing::transaction_id;
 use igra_proto::kaspa::mass::MassReport;
 use igra_proto::kaspa::script::{address_for_script, pay_to_pubkey};
 use igra_proto::kaspa::sighash::{SigHashType, SighashContext};
 use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA, Transaction, TransactionOutput, UtxoEntry};
-use igra_proto::node::{EventUpdate, Node};
+use igra_proto::node::EventUpdate;
 use igra_proto::{EventId, Instant, LocalSigner, MemberIndex, Network, Signer, TransactionId};
 use support::kaspad::{COINBASE_MATURITY, Kaspad, Miner, accepted_transactions, binary, install_dir};
 
@@ -40,45 +43,55 @@ struct Group {
     clients: Vec<KaspadClient>,
     observers: Vec<Receiver<(Instant, EventUpdate)>>,
     clock: Clock,
+    /// The members (TCP on loopback, LMDB each), stopped at the end of the test.
+    members: Vec<Member>,
+    _data: tempfile::TempDir,
 }
 
-fn start_group(cast: &Cast, url: &str, members: u8) -> Group {
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port")
+}
+
+/// `members` real members under tokio: TCP on loopback between them, an LMDB database each, and a
+/// kaspad client each.
+async fn start_group(cast: &Cast, url: &str, members: u8) -> Group {
     let clock = Clock::new();
-    let (net, inboxes) = LocalNet::new(members);
-    let mut handles = Vec::new();
-    let mut clients = Vec::new();
-    let mut observers = Vec::new();
-    for (i, inbox) in (0..members).zip(inboxes) {
-        let node = Node::new(
-            cast.configs[usize::from(i)].clone(),
-            Box::new(cast.signer(i).expect("a signer")),
-            cast.node_seed(i),
-            1,
-            clock.now(),
-        )
-        .expect("a node");
-        let (storage, durable) = NoStorage::new();
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let addrs: Vec<SocketAddr> = (0..members).map(|_| free_addr()).collect();
+    let (mut handles, mut clients, mut observers, mut started) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..members {
         let config = KaspadConfig::new(url, Network::Simnet, cast.script.script_public_key());
         let (client, chain_in) = KaspadClient::start(config).expect("a client");
-        let wiring = Wiring {
-            frames_in: inbox,
-            frames_out: Arc::new(net.link(MemberIndex(i))),
-            storage: Arc::new(storage),
-            durable,
-            chain: Arc::new(client.clone()),
-            chain_in,
+        let spec = MemberSpec {
+            config: cast.configs[usize::from(i)].clone(),
+            signer: SharedSigner(Arc::new(cast.signer(i).expect("a signer"))),
+            seed: cast.node_seed(i),
+            data_dir: data.path().join(format!("member-{i}")),
+            lmdb: LmdbOptions::default(),
+            listen: addrs[usize::from(i)],
+            peers: (0..members)
+                .filter(|j| *j != i)
+                .map(|j| (MemberIndex(j), addrs[usize::from(j)]))
+                .collect(),
+            api: None,
         };
-        let (mut runner, handle) = Runner::new(Driver::new(node), wiring, clock);
-        observers.push(runner.observe());
-        Tokio::spawn(async move {
-            if let Err(e) = runner.run::<Tokio>().await {
-                panic!("member {i} stopped: {e}");
-            }
-        });
-        handles.push(handle);
+        let member =
+            Member::start::<Tokio>(spec, Arc::new(client.clone()), chain_in, clock).await.expect("a member");
+        observers.push(member.updates.clone());
+        handles.push(member.runner.clone());
         clients.push(client);
+        started.push(member);
     }
-    Group { handles, clients, observers, clock }
+    Group { handles, clients, observers, clock, members: started, _data: data }
+}
+
+impl Group {
+    async fn stop(self) {
+        for member in self.members {
+            member.stop().await.expect("a member stops cleanly");
+        }
+    }
 }
 
 async fn wait_for(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
@@ -137,7 +150,7 @@ async fn a_group_pays_a_batch_of_events_through_kaspad_and_survives_a_restart() 
     let mining = Arc::new(AtomicBool::new(true));
     let miner_task = keep_mining(node.url.clone(), Arc::clone(&mining));
 
-    let mut group = start_group(&cast, &node.url, config.members);
+    let mut group = start_group(&cast, &node.url, config.members).await;
     let mut tracker = Tracker::new(std::mem::take(&mut group.observers), group.clock);
     wait_for("every client ready", 30, || group.clients.iter().all(ChainClient::ready)).await;
     let submit_all = |group: &Group, tracker: &mut Tracker, range: std::ops::Range<u64>| {
@@ -230,9 +243,7 @@ async fn a_group_pays_a_batch_of_events_through_kaspad_and_survives_a_restart() 
         found.len()
     );
     assert!(stats.iter().all(|s| s.sessions >= 2), "every client reconnected after the restart");
-    for handle in &group.handles {
-        handle.shutdown().await;
-    }
+    group.stop().await;
 }
 
 /// Mines a block every `1 / BLOCKS_PER_SECOND` s until `keep` turns false, riding out restarts.
@@ -368,7 +379,7 @@ async fn an_out_of_band_spend_kills_the_template_and_the_event_is_paid_once_in_t
     let started = clock.now();
 
     // Mining is paused: the group's transaction stays in the mempool.
-    let mut group = start_group(&cast, &node.url, config.members);
+    let mut group = start_group(&cast, &node.url, config.members).await;
     let mut updates = Updates { observers: std::mem::take(&mut group.observers), seen: Vec::new() };
     wait_for("every client ready", 30, || group.clients.iter().all(ChainClient::ready)).await;
     let event = cast.event(0).expect("an event");
@@ -471,9 +482,7 @@ async fn an_out_of_band_spend_kills_the_template_and_the_event_is_paid_once_in_t
     );
     assert!(attributed >= 1, "the out-of-band spend was attributed from the virtual chain");
     assert!(stats.iter().all(|s| s.unresolved_spends == 0), "every client learned the spender");
-    for handle in &group.handles {
-        handle.shutdown().await;
-    }
+    group.stop().await;
 }
 
 async fn support_connect(url: &str) -> KaspadRpc {
