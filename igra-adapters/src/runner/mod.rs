@@ -415,13 +415,15 @@ impl Runner {
         self.wiring.chain.request(ChainRequest::FetchUtxos);
         let mut closed: Vec<Source> = Vec::new();
         loop {
-            if let Some(at) = self.driver.deadline()
+            // One look at the node's deadline per turn: finding it walks the node's active events.
+            let deadline = self.driver.deadline();
+            if let Some(at) = deadline
                 && at <= self.clock.now()
             {
                 self.feed(Input::Timer)?;
                 continue;
             }
-            let wait = self.driver.deadline().map(|at| self.clock.until(at));
+            let wait = deadline.map(|at| self.clock.until(at));
             let (w, commands) = (&self.wiring, &self.commands);
             match wake::<R>(&w.durable, commands, &w.chain_in, &w.frames_in, wait, &closed).await {
                 Wake::Frame(frame) => {

@@ -579,9 +579,16 @@ impl Node {
 
     /// When to call [`Self::handle`] with [`Input::Timer`] next, and why.
     pub fn poll_timeout(&self) -> Option<(Instant, TimerReason)> {
-        let round =
-            self.events.values().filter_map(|e| e.deadline).min().map(|t| (t, TimerReason::RoundTimeout));
-        let active = self.events.values().any(|e| !e.is_finished());
+        // One pass over the events: the earliest round deadline, and whether any event is unfinished.
+        let mut earliest: Option<Instant> = None;
+        let mut active = false;
+        for e in self.events.values() {
+            if let Some(d) = e.deadline {
+                earliest = Some(earliest.map_or(d, |t| t.min(d)));
+            }
+            active = active || !e.is_finished();
+        }
+        let round = earliest.map(|t| (t, TimerReason::RoundTimeout));
         let digest = self.anti_entropy_at.filter(|_| active).map(|t| (t, TimerReason::AntiEntropy));
         match (round, digest) {
             (Some(r), Some(d)) => Some(if d.0 < r.0 { d } else { r }),
