@@ -12,7 +12,7 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,7 +32,9 @@ use igra_proto::kaspa::sighash::{SigHashType, SighashContext};
 use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA, Transaction, TransactionOutput, UtxoEntry};
 use igra_proto::node::EventUpdate;
 use igra_proto::{EventId, Instant, LocalSigner, MemberIndex, Network, Signer, TransactionId};
-use support::kaspad::{COINBASE_MATURITY, Kaspad, Miner, accepted_transactions, binary, install_dir};
+use support::kaspad::{
+    COINBASE_MATURITY, Kaspad, Miner, accepted_transactions, binary, install_dir, spendable_entries,
+};
 
 const EVENTS: u64 = 24;
 /// Blocks mined per second while the group runs (simnet's 10 BPS, doubled to keep the test short).
@@ -214,19 +216,7 @@ async fn a_group_pays_a_batch_of_events_through_kaspad_and_survives_a_restart() 
     // Every payment's fee follows the node's rule, and together they are all the group lost.
     let found = accepted_transactions(&rpc, anchor, &payments).await;
     assert_eq!(found.len(), payments.len(), "every payment found on the selected chain");
-    let mut outputs: BTreeMap<Outpoint, UtxoEntry> =
-        funding.iter().map(|r| (r.utxo.outpoint, r.utxo.entry.clone())).collect();
-    for (id, tx) in &found {
-        for (index, output) in (0u32..).zip(&tx.outputs) {
-            let entry = UtxoEntry {
-                amount: output.value,
-                script_public_key: output.script_public_key.clone(),
-                block_daa_score: 0,
-                is_coinbase: false,
-            };
-            outputs.insert(Outpoint { transaction_id: *id, index }, entry);
-        }
-    }
+    let outputs = spendable_entries(&funding, &found);
     let mut checked = 0u64;
     for tx in found.values() {
         let entries: Vec<UtxoEntry> =

@@ -33,12 +33,14 @@ use igra_proto::event::{Attestation, Event, EventSource, SourceKind};
 use igra_proto::kaspa::address::Prefix;
 use igra_proto::kaspa::mass::MassReport;
 use igra_proto::kaspa::script::{MultisigScript, address_for_script, pay_to_pubkey};
-use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA, ScriptPublicKey, UtxoEntry};
+use igra_proto::kaspa::tx::{SOMPI_PER_KASPA, ScriptPublicKey, UtxoEntry};
 use igra_proto::node::NodeConfig;
 use igra_proto::template::Payment;
 use igra_proto::wire::BoundedVec;
 use igra_proto::{EventId, Group, LocalSigner, Signer, TransactionId};
-use support::kaspad::{COINBASE_MATURITY, Kaspad, Miner, accepted_transactions, binary, install_dir};
+use support::kaspad::{
+    COINBASE_MATURITY, Kaspad, Miner, accepted_transactions, binary, install_dir, spendable_entries,
+};
 
 const PASSPHRASE: &str = "correct horse battery staple";
 const MEMBERS: u8 = 3;
@@ -401,19 +403,7 @@ async fn igra_run_members_pay_events_through_a_real_kaspad() {
     let payments: HashSet<TransactionId> = paid_by.values().copied().collect();
     let found = accepted_transactions(&rpc, anchor, &payments).await;
     assert_eq!(found.len(), payments.len(), "every payment found on the selected chain");
-    let mut outputs: BTreeMap<Outpoint, UtxoEntry> =
-        funding.iter().map(|r| (r.utxo.outpoint, r.utxo.entry.clone())).collect();
-    for (id, tx) in &found {
-        for (index, output) in (0u32..).zip(&tx.outputs) {
-            let entry = UtxoEntry {
-                amount: output.value,
-                script_public_key: output.script_public_key.clone(),
-                block_daa_score: 0,
-                is_coinbase: false,
-            };
-            outputs.insert(Outpoint { transaction_id: *id, index }, entry);
-        }
-    }
+    let outputs = spendable_entries(&funding, &found);
     let mut summed = 0u64;
     let mut chained = 0;
     for (id, tx) in &found {

@@ -17,7 +17,7 @@ use igra_proto::kaspa::mass::MassReport;
 use igra_proto::kaspa::script::{address_for_script, pay_to_pubkey};
 use igra_proto::kaspa::sighash::{SigHashType, SighashContext};
 use igra_proto::kaspa::tx::{
-    ScriptPublicKey, SubnetworkId, Transaction, TransactionInput, TransactionOutput,
+    Outpoint, ScriptPublicKey, SubnetworkId, Transaction, TransactionInput, TransactionOutput, UtxoEntry,
 };
 use igra_proto::{LocalSigner, Signer, TransactionId};
 use serde_json::{Value, json};
@@ -253,6 +253,28 @@ impl Miner {
         }
         tx
     }
+}
+
+/// The entry of every output the group's payments could have spent: the funding outputs and every
+/// output of the payments `found` (their DAA score does not matter for the fee check).
+pub(crate) fn spendable_entries(
+    funding: &[UtxoRecord],
+    found: &BTreeMap<TransactionId, Transaction>,
+) -> BTreeMap<Outpoint, UtxoEntry> {
+    let mut outputs: BTreeMap<Outpoint, UtxoEntry> =
+        funding.iter().map(|r| (r.utxo.outpoint, r.utxo.entry.clone())).collect();
+    for (id, tx) in found {
+        for (index, output) in (0u32..).zip(&tx.outputs) {
+            let entry = UtxoEntry {
+                amount: output.value,
+                script_public_key: output.script_public_key.clone(),
+                block_daa_score: 0,
+                is_coinbase: false,
+            };
+            outputs.insert(Outpoint { transaction_id: *id, index }, entry);
+        }
+    }
+    outputs
 }
 
 /// The transactions among `wanted` that the selected chain accepted since `anchor`, read from the
