@@ -302,12 +302,14 @@ impl Metrics {
         self.bytes_in.get_or_create(&KindLabel { kind }).inc_by(u64::try_from(bytes).unwrap_or(u64::MAX));
     }
 
-    /// A frame of message kind `kind` (see [`message_kind_name`]) and `bytes` bytes was sent.
-    pub fn frame_out(&self, kind: &'static str, bytes: usize) {
-        self.frames_out.get_or_create(&KindLabel { kind }).inc();
-        self.bytes_out.get_or_create(&KindLabel { kind }).inc_by(u64::try_from(bytes).unwrap_or(u64::MAX));
-        self.bytes_out_total
-            .fetch_add(u64::try_from(bytes).unwrap_or(u64::MAX), std::sync::atomic::Ordering::Relaxed);
+    /// A frame of message kind `kind` (see [`message_kind_name`]) and `bytes` bytes was sent to `copies`
+    /// peers (a broadcast puts one copy on each peer's connection).
+    pub fn frame_out(&self, kind: &'static str, bytes: usize, copies: usize) {
+        let copies = u64::try_from(copies).unwrap_or(u64::MAX);
+        let total = u64::try_from(bytes).unwrap_or(u64::MAX).saturating_mul(copies);
+        self.frames_out.get_or_create(&KindLabel { kind }).inc_by(copies);
+        self.bytes_out.get_or_create(&KindLabel { kind }).inc_by(total);
+        self.bytes_out_total.fetch_add(total, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Bytes sent so far, all message kinds together.

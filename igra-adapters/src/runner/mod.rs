@@ -522,9 +522,7 @@ impl Runner {
                     Destination::All => self.driver.node().config().group.size().saturating_sub(1),
                     Destination::Member(_) => 1,
                 };
-                for _ in 0..copies {
-                    metrics.frame_out(kind_name(&frame), frame.len());
-                }
+                metrics.frame_out(kind_name(&frame), frame.len(), copies);
             }
             self.wiring.frames_out.send(to, frame);
         }
