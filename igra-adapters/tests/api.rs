@@ -52,6 +52,7 @@ fn voting() -> EventStatus {
         equivocators: vec![],
         votes: vec![],
         transaction_id: None,
+        released: false,
     }
 }
 
@@ -301,6 +302,7 @@ fn api_status_carries_the_audit_trail() {
         equivocators: vec![MemberIndex(4)],
         votes: vec![(3, MemberIndex(0), template), (3, MemberIndex(2), template)],
         transaction_id: Some(tx),
+        released: false,
     };
     server.backend.events.lock().unwrap().insert(id, status);
     let a = get(&server.url(&format!("/v1/events/{id}")), None);
@@ -326,6 +328,7 @@ fn api_status_carries_the_audit_trail() {
                 { "round": 3, "voter": 2, "template_hash": t },
             ],
             "transaction_id": tx.to_string(),
+            "released": false,
         })
     );
 }

@@ -31,7 +31,7 @@ impl Storage {
     pub fn acknowledge(&mut self, batch: BatchId) -> bool {
         match self.pending.remove(&batch) {
             Some(records) => {
-                self.durable.extend(records);
+                self.extend_durable(records);
                 true
             }
             None => false,
@@ -50,8 +50,18 @@ impl Storage {
         let Some((k, (_, mut torn))) = torn_prefix.zip(pending.into_iter().next()) else { return 0 };
         torn.truncate(k);
         let kept = torn.len();
-        self.durable.extend(torn);
+        self.extend_durable(torn);
         kept
+    }
+
+    /// Appends to the durable log and compacts it as a disk store does: a `Released` record drops
+    /// its event's other records.
+    fn extend_durable(&mut self, records: Vec<Record>) {
+        let releases = records.iter().any(|r| r.releases().is_some());
+        self.durable.extend(records);
+        if releases {
+            igra_proto::node::compact(&mut self.durable);
+        }
     }
 
     /// Records in the batch being written (the oldest pending one), if any.

@@ -169,7 +169,14 @@ impl Cluster {
         while let Some(output) = self.nodes[node].poll_output() {
             match output {
                 // Storage is instant and durable here, so frames held for a batch go out at once.
-                Output::Persist { records, .. } => self.logs[node].extend(records),
+                Output::Persist { records, .. } => {
+                    let releases = records.iter().any(|r| r.releases().is_some());
+                    self.logs[node].extend(records);
+                    if releases {
+                        // Compact as a disk store would: a released event's other records go.
+                        igra_proto::node::compact(&mut self.logs[node]);
+                    }
+                }
                 Output::Notify(EventUpdate::Refused { reason, .. }) => self.refused.push((node, reason)),
                 Output::Notify(_) => {}
                 Output::Send { to, frame } | Output::SendAfterPersist { to, frame, .. } => match to {

@@ -35,6 +35,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     let depth = ChainRules::default().confirm_depth;
+    let finality = ChainRules::default().finality_depth;
     prop_oneof![
         12 => any::<usize>().prop_map(Op::Deliver),
         2 => any::<usize>().prop_map(Op::Drop),
@@ -43,6 +44,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..N).prop_map(Op::Restore),
         1 => any::<usize>().prop_map(Op::Accept),
         1 => (1..=depth).prop_map(Op::Daa),
+        // A jump past finality: a confirmed event is released (and the node's log compacted).
+        1 => Just(Op::Daa(finality)),
     ]
 }
 
@@ -66,6 +69,33 @@ fn persisted_lock(c: &Cluster, i: usize, id: &EventId) -> Option<u32> {
             _ => None,
         })
         .max()
+}
+
+/// A released event's status: confirmed by the one transaction, which the chain accepted at least
+/// `confirm_depth` ago; nothing else is kept.
+fn check_released(
+    i: usize,
+    now: &EventStatus,
+    txid: Option<&TransactionId>,
+    accepted: &BTreeMap<TransactionId, u64>,
+    daa: u64,
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(
+        now.transaction_id.as_ref(),
+        txid,
+        "node {} released the event with another transaction",
+        i
+    );
+    prop_assert!(matches!(now.phase, Phase::Confirmed { .. }), "node {} released an unconfirmed event", i);
+    let at = now.transaction_id.and_then(|t| accepted.get(&t).copied());
+    let depth = ChainRules::default().confirm_depth;
+    prop_assert!(
+        at.is_some_and(|at| daa >= at + depth),
+        "node {} released an event before its transaction was confirmed",
+        i
+    );
+    prop_assert!(now.my_votes.is_empty() && now.lock.is_none() && now.signed.is_none());
+    Ok(())
 }
 
 /// What one node has shown so far: the reference every later status must agree with.
@@ -173,6 +203,16 @@ impl Model {
                 continue;
             };
             prop_assert_eq!(now.epoch, 0, "node {}: a new epoch without a conflicting spend", i);
+            if now.released {
+                check_released(i, &now, txids.first(), &self.accepted, self.daa)?;
+                seen.status = Some(now);
+                continue;
+            }
+            prop_assert!(
+                !seen.status.as_ref().is_some_and(|s| s.released),
+                "node {} brought a released event back",
+                i
+            );
             // Votes: one per round, never changed, never forgotten (across restarts too).
             for &(round, hash) in &now.my_votes {
                 let first = *seen.votes.entry(round).or_insert(hash);
@@ -269,9 +309,11 @@ proptest! {
     /// conflicting spend, a node signs at most one template and never another, its vote per round never
     /// changes and is never forgotten, its lock round never decreases (all across restarts too), every
     /// submitted transaction is the same, and Confirmed means the chain accepted that very transaction
-    /// at least `confirm_depth` ago.
+    /// at least `confirm_depth` ago. Once a node released the final event (its log compacted to one
+    /// `Released` record, as a disk store does), it keeps only that transaction, and never takes the
+    /// event back.
     #[test]
-    fn every_node_follows_the_event_state_machine(ops in proptest::collection::vec(op(), 1..200)) {
+    fn every_node_follows_the_event_state_machine(ops in proptest::collection::vec(op(), 1..400)) {
         let mut c = Cluster::new(5, 3);
         let event = c.event(21, 3 * SOMPI_PER_KASPA);
         let id = event.id();

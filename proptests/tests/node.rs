@@ -4,7 +4,7 @@
 use igra_proto::kaspa::hashing::transaction_id;
 use igra_proto::kaspa::script::pay_to_pubkey;
 use igra_proto::kaspa::tx::SOMPI_PER_KASPA;
-use igra_proto::node::{ChainEvent, ChainRules, EventRefusal, Input, Phase, Timing};
+use igra_proto::node::{ChainEvent, ChainRules, EventRefusal, Input, Phase, Record, Timing};
 use igra_proto::template::{Payment, TemplatePolicy};
 use igra_proto::wire::{BoundedVec, MessageKind};
 use igra_proto::{EventId, Instant, MemberIndex, SigningPublicKey, TransactionId};
@@ -662,8 +662,9 @@ fn an_output_reported_spent_is_never_offered_again_by_a_stale_snapshot() {
 }
 
 /// Memory: a confirmed event's full state is released once its acceptance is `confirm_depth +
-/// finality_depth` deep; the node still answers for it (same status, same votes and lock) and a
-/// resubmission of the event is recognised as paid, before and after a restart.
+/// finality_depth` deep, and persisted as one `Released` record that compacts the node's log to it;
+/// the node still answers for the event (confirmed, by the same transaction) and a resubmission of the
+/// event is recognised as paid, before and after a restart from the compacted log.
 #[test]
 fn a_confirmed_event_is_released_to_a_summary_and_never_runs_again() {
     let mut c = Cluster::new(5, 3);
@@ -677,19 +678,49 @@ fn a_confirmed_event_is_released_to_a_summary_and_never_runs_again() {
     c.input(0, Input::Chain(ChainEvent::DaaScore(DAA + 1 + rules.confirm_depth)));
     let confirmed = c.nodes[0].status(&id).unwrap();
     assert_eq!(confirmed.phase, Phase::Confirmed { transaction_id: txid });
-    assert!(!confirmed.votes.is_empty(), "the full state is still held right after confirmation");
+    assert!(
+        !confirmed.votes.is_empty() && !confirmed.released,
+        "the full state is held right after confirmation"
+    );
+    let records_of_event = c.logs[0].iter().filter(|r| r.event_id() == Some(id)).count();
+    assert!(records_of_event >= 4, "event, vote, sign-once, ended: {records_of_event}");
     c.input(0, Input::Chain(ChainEvent::DaaScore(DAA + 1 + rules.confirm_depth + rules.finality_depth)));
     let released = c.nodes[0].status(&id).unwrap();
-    assert!(released.votes.is_empty(), "peers' votes are released");
+    assert!(released.released);
+    assert!(released.votes.is_empty() && released.my_votes.is_empty() && released.lock.is_none());
     assert_eq!(released.phase, confirmed.phase);
-    assert_eq!(released.my_votes, confirmed.my_votes);
-    assert_eq!(released.lock, confirmed.lock);
-    assert_eq!(released.signed, confirmed.signed);
+    assert_eq!(released.epoch, confirmed.epoch);
     assert_eq!(released.transaction_id, Some(txid));
+    // The log holds one record of the event now: its release, with the policy commitment that still
+    // counts in the window.
+    let of_event: Vec<&Record> = c.logs[0].iter().filter(|r| r.event_id() == Some(id)).collect();
+    assert!(
+        matches!(of_event[..], [Record::Released { transaction_id, commitment: Some(_), .. }] if *transaction_id == txid),
+        "{of_event:?}"
+    );
+    let volume = c.nodes[0].policy().volume(c.wall(), None);
+    assert!(volume >= 3 * SOMPI_PER_KASPA, "the commitment counts: {volume}");
+    // A peer that repeats its vote and signatures for the event (it restarted) is set aside unverified,
+    // and is no misbehaviour.
+    let set_aside = c.nodes[0].gate().counters().set_aside();
+    c.network.retain(|(to, _)| *to == 0);
+    c.crash_and_restart(1);
+    let repeated = c.network.iter().filter(|(to, _)| *to == 0).count();
+    assert!(repeated >= 2, "vote and signatures: {repeated}");
+    while let Some((to, frame)) = c.network.pop_front() {
+        if to == 0 {
+            c.input(0, Input::Frame(frame));
+        }
+    }
+    assert_eq!(c.nodes[0].gate().counters().set_aside(), set_aside + repeated as u64);
+    assert_eq!(c.nodes[0].misbehaviour().total(), 0);
     // Resubmitted, before and after a restart: nothing happens, nothing is sent.
     for restart in [false, true] {
         if restart {
             c.crash_and_restart(0);
+            let restored = c.nodes[0].status(&id).unwrap();
+            assert_eq!(restored, released, "restored from the compacted log");
+            assert_eq!(c.nodes[0].policy().volume(c.wall(), None), volume, "the commitment survives");
         }
         c.network.clear();
         let sent_before = c.submitted.len();

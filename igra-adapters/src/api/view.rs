@@ -209,6 +209,8 @@ pub struct EventView {
     /// The transaction paying the event, once finalized.
     #[serde(with = "hex32::option")]
     pub transaction_id: Option<TransactionId>,
+    /// The event is final and this node released its state: only phase, epoch and transaction remain.
+    pub released: bool,
 }
 
 impl EventView {
@@ -243,6 +245,7 @@ impl EventView {
                 .map(|&(round, voter, template_hash)| VoteView { round, voter: voter.0, template_hash })
                 .collect(),
             transaction_id: status.transaction_id.or(phase_tx),
+            released: status.released,
         }
     }
 }

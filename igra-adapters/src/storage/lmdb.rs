@@ -1,10 +1,13 @@
 //! [`LmdbStore`]: the production [`Store`], LMDB through heed.
 //!
-//! Two databases in one environment (schema version 1, `docs/storage.md`):
+//! Three databases in one environment (schema version 2, `docs/storage.md`):
 //!
 //! * `records`: key = sequence number, `u64` big endian (so LMDB's byte order is write order), value =
 //!   the postcard encoding of one [`Record`];
-//! * `meta`: `schema_version` (`u32` big endian) and `boot_epoch` (`u64` big endian).
+//! * `by_event`: key = event id (32 bytes) followed by a sequence number (`u64` big endian), empty
+//!   value: which records belong to which event, so that a `Released` record can delete the others;
+//! * `meta`: `schema_version` (`u32` big endian), `boot_epoch` (`u64` big endian) and `compacted`
+//!   (`u64` big endian: how many records compaction deleted, so that a missing record is still found).
 //!
 //! Commits use LMDB's default durable mode (no `NO_SYNC`, no `NO_META_SYNC`): when `commit` returns,
 //! the data and the meta page are on disk.
@@ -12,31 +15,39 @@
 use std::collections::BTreeSet;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use heed::byteorder::BigEndian;
-use heed::types::{Bytes, Str, U64};
+use heed::types::{Bytes, Str, U64, Unit};
 use heed::{CommitOrAbort, CompactionOption, Database, Env, EnvOpenOptions, MdbError, RoTxn, RwTxn, WithTls};
 use igra_proto::node::{BatchId, Record};
 use igra_proto::wire::{decode_exact, encode_into};
 
 use super::{Store, StoreError};
 
-/// The schema this build reads and writes. Any other version found in a directory is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema this build reads and writes. A version-1 directory is upgraded in place when opened
+/// (its index by event is built); any other version found in a directory is refused.
+pub const SCHEMA_VERSION: u32 = 2;
+/// The one older schema this build upgrades: the same records, no index by event, no compaction.
+const UPGRADABLE_SCHEMA: u32 = 1;
 /// The default LMDB map size: the most the store may grow to, 1 GiB.
 pub const DEFAULT_MAP_SIZE: usize = 1 << 30;
-/// The environment's named databases: `records` and `meta`.
-const MAX_DBS: u32 = 2;
+/// The environment's named databases: `records`, `by_event` and `meta`.
+const MAX_DBS: u32 = 3;
 /// The database of records.
 const RECORDS_DB: &str = "records";
+/// The index of records by event.
+const BY_EVENT_DB: &str = "by_event";
 /// The database of meta values.
 const META_DB: &str = "meta";
 /// Meta key of the schema version.
 const SCHEMA_VERSION_KEY: &str = "schema_version";
 /// Meta key of the boot counter.
 const BOOT_EPOCH_KEY: &str = "boot_epoch";
+/// Meta key of the number of records compaction deleted.
+const COMPACTED_KEY: &str = "compacted";
 /// The file LMDB keeps its data in, inside the store's directory (and a backup's).
 const DATA_FILE: &str = "data.mdb";
 
@@ -44,6 +55,8 @@ const DATA_FILE: &str = "data.mdb";
 type RecordsDb = Database<'static, U64<BigEndian>, Bytes>;
 /// Meta: key name to big-endian integer bytes.
 type MetaDb = Database<'static, Str, Bytes>;
+/// Index: event id ‖ sequence number (big endian) to nothing.
+type ByEventDb = Database<'static, Bytes, Unit>;
 
 /// How to open an [`LmdbStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,9 +168,12 @@ impl OpenEnv {
 pub struct LmdbStore {
     open: Arc<OpenEnv>,
     records: RecordsDb,
+    by_event: ByEventDb,
     meta: MetaDb,
     /// The sequence number of the next record appended.
     next_sequence: u64,
+    /// How many records compaction deleted (the `compacted` meta value).
+    compacted: u64,
     /// Reused encoding buffer.
     buffer: Vec<u8>,
 }
@@ -195,17 +211,27 @@ impl LmdbStore {
             source => StoreError::Lmdb { operation: "open the environment", source },
         })?;
         let open = OpenEnv { env, map_size: options.map_size, _registration: registration };
-        let (records, meta) = open_databases(&open, schema)?;
-        let next_sequence = {
+        let Databases { records, by_event, meta } = open_databases(&open, schema)?;
+        let (next_sequence, compacted) = {
             let txn = open.read_txn()?;
-            match records.last(&txn).map_err(open.error("read the last record"))? {
+            let next = match records.last(&txn).map_err(open.error("read the last record"))? {
                 None => 0,
                 Some((last, _)) => {
                     last.checked_add(1).ok_or(StoreError::CounterExhausted { counter: "sequence" })?
                 }
-            }
+            };
+            let compacted = read_meta::<8>(&open, meta, &txn, COMPACTED_KEY)?.map_or(0, u64::from_be_bytes);
+            (next, compacted)
         };
-        Ok(Self { open: Arc::new(open), records, meta, next_sequence, buffer: Vec::new() })
+        Ok(Self {
+            open: Arc::new(open),
+            records,
+            by_event,
+            meta,
+            next_sequence,
+            compacted,
+            buffer: Vec::new(),
+        })
     }
 
     /// Writes a consistent, compacted copy of the store into `dir` (created with mode 0700 if
@@ -254,16 +280,32 @@ impl Store for LmdbStore {
         let open = &*self.open;
         let mut txn = open.write_txn()?;
         let mut sequence = self.next_sequence;
+        let compacted_before = self.compacted;
+        let mut compacted = self.compacted;
         for record in batches.iter().flat_map(|(_, records)| records) {
             self.buffer.clear();
             encode_into(record, &mut self.buffer)
                 .map_err(|e| StoreError::Encode { reason: e.to_string() })?;
+            if let Some(event_id) = record.releases() {
+                let deleted = compact_event(open, self.records, self.by_event, &mut txn, &event_id.0)?;
+                compacted = compacted.saturating_add(deleted);
+            } else if let Some(event_id) = record.event_id() {
+                self.by_event
+                    .put(&mut txn, &index_key(&event_id.0, sequence), &())
+                    .map_err(open.error("index a record"))?;
+            }
             self.records.put(&mut txn, &sequence, &self.buffer).map_err(open.error("write a record"))?;
             sequence = sequence.checked_add(1).ok_or(StoreError::CounterExhausted { counter: "sequence" })?;
+        }
+        if compacted != compacted_before {
+            self.meta
+                .put(&mut txn, COMPACTED_KEY, &compacted.to_be_bytes())
+                .map_err(open.error("write the compaction count"))?;
         }
         // Dropping `txn` on any error above aborts it: nothing of this call is written.
         open.commit(txn)?;
         self.next_sequence = sequence;
+        self.compacted = compacted;
         Ok(())
     }
 
@@ -271,14 +313,18 @@ impl Store for LmdbStore {
         let open = &*self.open;
         let txn = open.read_txn()?;
         let mut records = Vec::new();
-        let mut expected = 0u64;
+        let mut next = 0u64;
         for entry in self.records.iter(&txn).map_err(open.error("read the records"))? {
             let (sequence, bytes) = entry.map_err(open.error("read a record"))?;
-            if sequence != expected {
-                return Err(StoreError::Gap { expected, found: sequence });
-            }
             records.push(decode_exact::<Record>(bytes).map_err(|_| StoreError::Corrupt { sequence })?);
-            expected = expected.saturating_add(1);
+            next = sequence.saturating_add(1);
+        }
+        // Compaction leaves holes in the sequence numbers, and counts them: any other hole is a lost
+        // record.
+        let held = u64::try_from(records.len()).unwrap_or(u64::MAX);
+        let expected = next.saturating_sub(self.compacted);
+        if held != expected {
+            return Err(StoreError::Missing { expected, held });
         }
         Ok(records)
     }
@@ -296,10 +342,18 @@ impl Store for LmdbStore {
     }
 }
 
-/// Creates (or opens) both databases, initialising a fresh environment with `schema` (the current
-/// [`SCHEMA_VERSION`] outside tests) and refusing one with another version. Nothing is written unless
-/// the environment was fresh.
-fn open_databases(open: &OpenEnv, schema: u32) -> Result<(RecordsDb, MetaDb), StoreError> {
+/// The three databases of an open environment.
+struct Databases {
+    records: RecordsDb,
+    by_event: ByEventDb,
+    meta: MetaDb,
+}
+
+/// Creates (or opens) the databases, initialising a fresh environment with `schema` (the current
+/// [`SCHEMA_VERSION`] outside tests), upgrading a version-1 environment to the current version (its
+/// index by event is built from its records, in the same transaction) and refusing any other version.
+/// Nothing is written unless the environment was fresh or upgraded.
+fn open_databases(open: &OpenEnv, schema: u32) -> Result<Databases, StoreError> {
     let txn = open.write_txn()?;
     let outcome = open
         .env
@@ -307,11 +361,19 @@ fn open_databases(open: &OpenEnv, schema: u32) -> Result<(RecordsDb, MetaDb), St
             let records: Database<'_, U64<BigEndian>, Bytes> = opener
                 .create_database(txn, Some(RECORDS_DB))
                 .map_err(open.error("create the records database"))?;
+            let by_event: Database<'_, Bytes, Unit> = opener
+                .create_database(txn, Some(BY_EVENT_DB))
+                .map_err(open.error("create the index database"))?;
             let meta: Database<'_, Str, Bytes> =
                 opener.create_database(txn, Some(META_DB)).map_err(open.error("create the meta database"))?;
             let fresh = records.is_empty(txn).map_err(open.error("read the records"))?;
             match read_meta::<4>(open, meta, txn, SCHEMA_VERSION_KEY)?.map(u32::from_be_bytes) {
                 Some(found) if found == schema => {}
+                Some(UPGRADABLE_SCHEMA) if schema == SCHEMA_VERSION => {
+                    build_index(open, records, by_event, txn)?;
+                    meta.put(txn, SCHEMA_VERSION_KEY, &schema.to_be_bytes())
+                        .map_err(open.error("write the schema version"))?;
+                }
                 Some(found) => {
                     return Ok(CommitOrAbort::Abort(StoreError::SchemaMismatch { found, expected: schema }));
                 }
@@ -323,13 +385,69 @@ fn open_databases(open: &OpenEnv, schema: u32) -> Result<(RecordsDb, MetaDb), St
                     .put(txn, SCHEMA_VERSION_KEY, &schema.to_be_bytes())
                     .map_err(open.error("write the schema version"))?,
             }
-            Ok(CommitOrAbort::Commit((records, meta)))
+            Ok(CommitOrAbort::Commit((records, by_event, meta)))
         })
         .map_err(|OpenFailure(error)| error)?;
     match outcome {
-        CommitOrAbort::Commit(databases) => Ok(databases),
+        CommitOrAbort::Commit((records, by_event, meta)) => Ok(Databases { records, by_event, meta }),
         CommitOrAbort::Abort(refusal) => Err(refusal),
     }
+}
+
+/// The `by_event` key of the record at `sequence` of event `event_id`.
+fn index_key(event_id: &[u8; 32], sequence: u64) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(event_id);
+    key[32..].copy_from_slice(&sequence.to_be_bytes());
+    key
+}
+
+/// Deletes every record of `event_id` and its index entries; returns how many records went.
+fn compact_event(
+    open: &OpenEnv,
+    records: Database<'_, U64<BigEndian>, Bytes>,
+    by_event: Database<'_, Bytes, Unit>,
+    txn: &mut RwTxn<'_>,
+    event_id: &[u8; 32],
+) -> Result<u64, StoreError> {
+    let mut sequences = Vec::new();
+    for entry in by_event.prefix_iter(txn, event_id).map_err(open.error("read the index"))? {
+        let (key, ()) = entry.map_err(open.error("read the index"))?;
+        let sequence = key.get(32..).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes);
+        sequences.push(sequence.ok_or(StoreError::CorruptIndex)?);
+    }
+    let mut deleted = 0u64;
+    for sequence in &sequences {
+        if records.delete(txn, sequence).map_err(open.error("delete a record"))? {
+            deleted += 1;
+        }
+    }
+    let (low, high) = (index_key(event_id, 0), index_key(event_id, u64::MAX));
+    by_event
+        .delete_range(txn, &(Bound::Included(&low[..]), Bound::Included(&high[..])))
+        .map_err(open.error("delete index entries"))?;
+    Ok(deleted)
+}
+
+/// Indexes every record of a version-1 log by its event (the upgrade to version 2).
+fn build_index(
+    open: &OpenEnv,
+    records: Database<'_, U64<BigEndian>, Bytes>,
+    by_event: Database<'_, Bytes, Unit>,
+    txn: &mut RwTxn<'_>,
+) -> Result<(), StoreError> {
+    let mut keys = Vec::new();
+    for entry in records.iter(txn).map_err(open.error("read the records"))? {
+        let (sequence, bytes) = entry.map_err(open.error("read a record"))?;
+        let record = decode_exact::<Record>(bytes).map_err(|_| StoreError::Corrupt { sequence })?;
+        if let Some(event_id) = record.event_id() {
+            keys.push(index_key(&event_id.0, sequence));
+        }
+    }
+    for key in &keys {
+        by_event.put(txn, key, &()).map_err(open.error("index a record"))?;
+    }
+    Ok(())
 }
 
 /// The error of [`open_databases`]'s transaction: heed needs a `From<heed::Error>` for the commit it
@@ -413,6 +531,14 @@ impl LmdbStore {
         let open = &*self.open;
         let mut txn = open.write_txn()?;
         self.meta.put(&mut txn, key, bytes).map_err(open.error("write a meta value"))?;
+        open.commit(txn)
+    }
+
+    /// Empties the index by event, as a version-1 store has none: for upgrade tests.
+    pub(super) fn clear_index(&mut self) -> Result<(), StoreError> {
+        let open = &*self.open;
+        let mut txn = open.write_txn()?;
+        self.by_event.clear(&mut txn).map_err(open.error("clear the index"))?;
         open.commit(txn)
     }
 

@@ -17,7 +17,10 @@ struct Shared {
 /// A [`Store`] in memory. Clones share the same records, so a test can drop a node's runner (a crash)
 /// and restore a new node from a clone of its store.
 ///
-/// "Durable" here means "survives the runner": nothing survives the process.
+/// "Durable" here means "survives the runner": nothing survives the process. Like [`LmdbStore`], it
+/// compacts: a released event's other records are dropped when its `Released` record is appended.
+///
+/// [`LmdbStore`]: super::LmdbStore
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     shared: Arc<Mutex<Shared>>,
@@ -59,6 +62,9 @@ impl Store for MemoryStore {
             return Err(StoreError::InjectedFault);
         }
         shared.records.extend(batches.iter().flat_map(|(_, records)| records.iter().cloned()));
+        if batches.iter().flat_map(|(_, records)| records).any(|r| r.releases().is_some()) {
+            igra_proto::node::compact(&mut shared.records);
+        }
         Ok(())
     }
 

@@ -39,13 +39,16 @@ pub use worker::{
 ///
 /// Every implementation keeps one contract: a call that returns `Ok` is durable (it survives a crash
 /// of the process and of the machine), a call that returns `Err` wrote nothing, and [`Store::load`]
-/// returns exactly the records of the successful appends, in the order they were appended.
+/// returns the records of the successful appends, in the order they were appended, except that a
+/// store may leave out every record of an event that a later `Record::Released` released (the
+/// release itself stays): the compaction that keeps a long-running node's log bounded. Both stores
+/// here compact; `Node::restore` gives the same node either way.
 pub trait Store: Send + 'static {
     /// Writes all the batches' records, batch after batch and each batch in order, in one atomic,
     /// synced transaction (group commit): after `Ok` all of them are durable, after `Err` none is.
     fn append(&mut self, batches: &[(BatchId, Vec<Record>)]) -> Result<(), StoreError>;
 
-    /// Every record ever appended, in write order: the input of `Node::restore`.
+    /// Every record appended and not compacted away, in write order: the input of `Node::restore`.
     fn load(&self) -> Result<Vec<Record>, StoreError>;
 
     /// Increments the boot counter, stores it durably and returns the new value (1 on the first
@@ -89,13 +92,16 @@ pub enum StoreError {
         /// The record's sequence number (its position in write order, from 0).
         sequence: u64,
     },
-    /// A sequence number is missing: the log has a hole, so some record was lost.
-    Gap {
-        /// The sequence number that should have come next.
+    /// Records are missing: the log holds fewer (or more) records than were written and not
+    /// compacted away, so some record was lost.
+    Missing {
+        /// How many records the log should hold.
         expected: u64,
-        /// The one that came.
-        found: u64,
+        /// How many it holds.
+        held: u64,
     },
+    /// An entry of the index by event is malformed.
+    CorruptIndex,
     /// A value of the meta database is malformed, or the meta database is missing from a directory
     /// that holds records.
     CorruptMeta {
@@ -142,9 +148,13 @@ impl fmt::Display for StoreError {
                  it was left untouched (see docs/storage.md)"
             ),
             Self::Corrupt { sequence } => write!(f, "the record at sequence {sequence} does not decode"),
-            Self::Gap { expected, found } => {
-                write!(f, "the record log has a hole: expected sequence {expected}, found {found}")
+            Self::Missing { expected, held } => {
+                write!(
+                    f,
+                    "the record log holds {held} records where {expected} were written: records are lost"
+                )
             }
+            Self::CorruptIndex => f.write_str("an entry of the store's index by event is malformed"),
             Self::CorruptMeta { key } => write!(f, "the store's meta value {key:?} is missing or malformed"),
             Self::Encode { reason } => write!(f, "a record could not be encoded: {reason}"),
             Self::AlreadyOpen { path } => {

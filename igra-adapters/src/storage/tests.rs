@@ -5,6 +5,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use igra_proto::Instant;
+use igra_proto::event::SourceKind;
+use igra_proto::event::policy::Commitment;
 use igra_proto::ids::{EventId, TemplateHash, TransactionId};
 use igra_proto::kaspa::tx::SOMPI_PER_KASPA;
 use igra_proto::node::{BatchId, ChainRequest, Ending, Input, Node, Output, Record};
@@ -129,6 +131,7 @@ fn variant_names(records: &[Record]) -> Vec<&'static str> {
             Record::SignOnce { .. } => "SignOnce",
             Record::Commitment { .. } => "Commitment",
             Record::Ended { .. } => "Ended",
+            Record::Released { .. } => "Released",
         })
         .collect();
     names.sort_unstable();
@@ -144,7 +147,7 @@ fn store_contract<S: Store>(mut reopen: impl FnMut() -> S) {
     assert_eq!(
         variant_names(&flatten(&batches)),
         ["Commitment", "Ended", "Event", "Lock", "SignOnce", "Vote"],
-        "the fixture covers every record variant"
+        "the fixture covers every record variant but `Released`, which the contract appends last"
     );
     let (first, second) = batches.split_at(batches.len() / 2);
 
@@ -173,6 +176,34 @@ fn store_contract<S: Store>(mut reopen: impl FnMut() -> S) {
     let loaded = store.load().unwrap();
     assert_eq!(loaded, expected);
     assert_eq!(store.next_boot_epoch().unwrap(), 4);
+
+    // Compaction: a `Released` record drops its event's other records, in the same append, and
+    // nothing else; the release stays and later appends continue the log.
+    let released_id = expected.iter().find_map(Record::event_id).unwrap();
+    let release = released(released_id);
+    let others = expected.iter().filter(|r| r.event_id() != Some(released_id)).count();
+    assert!(others > 0 && others < expected.len(), "the log holds the released event and others");
+    store.append(&[(BatchId(1000), vec![release.clone()])]).unwrap();
+    expected.retain(|r| r.event_id() != Some(released_id));
+    expected.push(release);
+    assert_eq!(store.load().unwrap(), expected);
+    drop(store);
+    let mut store = reopen();
+    assert_eq!(store.load().unwrap(), expected, "compacted, after a restart");
+    let last = one_record(9);
+    store.append(&[(BatchId(1001), last.clone())]).unwrap();
+    expected.extend(last);
+    assert_eq!(store.load().unwrap(), expected);
+}
+
+/// A `Released` record for `event_id`.
+fn released(event_id: EventId) -> Record {
+    Record::Released {
+        event_id,
+        epoch: 2,
+        transaction_id: TransactionId([6; 32]),
+        commitment: Some(Commitment { at: WALL_AT_ZERO, source: SourceKind::Operators, amount: 1 }),
+    }
 }
 
 fn open(dir: &Path) -> LmdbStore {
@@ -221,13 +252,13 @@ fn lmdb_refuses_another_schema_and_leaves_the_data() {
     let batches = Cluster::new().persisted_batches(1);
     let mut store = open(dir.path());
     store.append(&batches).unwrap();
-    store.put_raw_meta("schema_version", &2u32.to_be_bytes()).unwrap();
+    store.put_raw_meta("schema_version", &3u32.to_be_bytes()).unwrap();
     drop(store);
     let data = std::fs::read(dir.path().join("data.mdb")).unwrap();
 
     let refused = LmdbStore::open(dir.path(), LmdbOptions::default()).unwrap_err();
     assert!(
-        matches!(refused, StoreError::SchemaMismatch { found: 2, expected: SCHEMA_VERSION }),
+        matches!(refused, StoreError::SchemaMismatch { found: 3, expected: SCHEMA_VERSION }),
         "{refused}"
     );
     assert_eq!(
@@ -237,10 +268,34 @@ fn lmdb_refuses_another_schema_and_leaves_the_data() {
     );
 
     // Put the version back (as a migration would): every record is still there.
-    let mut store = open_with_version(dir.path(), 2);
+    let mut store = open_with_version(dir.path(), 3);
     store.put_raw_meta("schema_version", &SCHEMA_VERSION.to_be_bytes()).unwrap();
     drop(store);
     assert_eq!(open(dir.path()).load().unwrap(), flatten(&batches));
+}
+
+#[test]
+fn lmdb_upgrades_a_version_1_store_in_place_and_compacts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let batches = Cluster::new().persisted_batches(2);
+    let mut store = open_with_version(dir.path(), 1);
+    store.append(&batches).unwrap();
+    // A version-1 build kept no index by event.
+    store.clear_index().unwrap();
+    drop(store);
+
+    let mut store = open(dir.path());
+    assert_eq!(store.stored_schema_version().unwrap(), Some(SCHEMA_VERSION));
+    let mut expected = flatten(&batches);
+    assert_eq!(store.load().unwrap(), expected, "the upgrade keeps every record");
+    // The index was built from the old records: a release compacts them.
+    let event_id = expected.iter().find_map(Record::event_id).unwrap();
+    store.append(&[(BatchId(500), vec![released(event_id)])]).unwrap();
+    expected.retain(|r| r.event_id() != Some(event_id));
+    expected.push(released(event_id));
+    assert_eq!(store.load().unwrap(), expected);
+    drop(store);
+    assert_eq!(open(dir.path()).load().unwrap(), expected);
 }
 
 /// Opens a store of schema `version`, as a build of that version would.
@@ -277,13 +332,13 @@ fn lmdb_reports_a_corrupt_record_and_a_hole() {
     store.put_raw_record(count, &bytes).unwrap();
     assert!(matches!(store.load(), Err(StoreError::Corrupt { sequence }) if sequence == count));
 
-    // A hole in the sequence numbers.
+    // A hole in the sequence numbers that compaction did not make.
     bytes.pop();
     store.put_raw_record(count, &bytes).unwrap();
     assert_eq!(store.load().unwrap().len(), flatten(&batches).len() + 1);
     store.put_raw_record(count + 5, &bytes).unwrap();
     assert!(
-        matches!(store.load(), Err(StoreError::Gap { expected, found }) if expected == count + 1 && found == count + 5)
+        matches!(store.load(), Err(StoreError::Missing { expected, held }) if expected == count + 6 && held == count + 2)
     );
 }
 

@@ -184,7 +184,8 @@ impl Node {
     }
 
     /// Releases the full state of every event confirmed by an acceptance at or below `accepted_by`
-    /// (`None`: every confirmed event), keeping an [`Ended`](super::event_state::Ended) summary. Released
+    /// (`None`: every confirmed event), keeping an [`Ended`](super::event_state::Ended) summary and persisting a
+    /// [`Record::Released`] for each (after which a store may drop the event's other records). Released
     /// at `confirm_depth + finality_depth` past its acceptance, an event is beyond any reorg the chain
     /// model allows, and peers that lagged have had that long to catch up from this node's state.
     pub(super) fn release_confirmed(&mut self, accepted_by: impl Into<Option<u64>>) {
@@ -196,18 +197,20 @@ impl Node {
             .filter(|(_, e)| limit.is_none_or(|l| e.accepted_at.is_some_and(|at| at <= l)))
             .map(|(id, _)| *id)
             .collect();
+        let mut released = Vec::with_capacity(done.len());
         for id in done {
             let Some(state) = self.events.remove(&id) else { continue };
             let Phase::Confirmed { transaction_id } = state.phase else { continue };
-            let ended = super::event_state::Ended {
+            self.ended.insert(id, super::event_state::Ended { epoch: state.epoch, transaction_id });
+            released.push(Record::Released {
+                event_id: id,
                 epoch: state.epoch,
-                round: state.round,
-                my_votes: state.my_votes.into_iter().collect(),
-                lock: state.lock,
-                signed: state.signed,
                 transaction_id,
-            };
-            self.ended.insert(id, ended);
+                commitment: self.policy.commitment(&id).copied(),
+            });
+        }
+        if !released.is_empty() {
+            self.persist(released);
         }
     }
 

@@ -21,17 +21,15 @@ pub(super) const MAX_SIGNATURE_SETS_PER_EVENT: usize = 4;
 /// Rounds of other members' votes kept per event (the current one and those just before it).
 pub(super) const VOTE_ROUNDS_KEPT: u32 = 4;
 
-/// What a node keeps of a confirmed event once its full state is released: enough to answer for it
-/// and to never run it again: its own votes and its lock (what it may still be asked to stand by), the
-/// template it signed and the paying transaction; not the templates, peers' votes, signature sets and
-/// the transaction itself, which are most of an event's memory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a node keeps of a confirmed event once its state is released (`confirm_depth +
+/// finality_depth` past its acceptance, beyond any reorg the chain model allows): the epoch and the
+/// paying transaction, enough to answer for the event and to never run it again. Votes, lock,
+/// templates, signature sets and the transaction itself are dropped; nothing can change the event any
+/// more, so nothing in them can still be asked of this node. Persisted as
+/// [`Record::Released`](super::Record::Released).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Ended {
     pub(super) epoch: u32,
-    pub(super) round: u32,
-    pub(super) my_votes: Vec<(u32, TemplateHash)>,
-    pub(super) lock: Option<QuorumCertificate>,
-    pub(super) signed: Option<TemplateHash>,
     pub(super) transaction_id: TransactionId,
 }
 

@@ -142,7 +142,7 @@ use event_state::EventState;
 
 pub use chain::{ChainEvent, ChainRules};
 pub use misbehaviour::{Misbehaviour, MisbehaviourCounters};
-pub use record::{Ending, Record};
+pub use record::{Ending, Record, compact};
 pub use restore::RestoreError;
 
 use alloc::boxed::Box;
@@ -452,6 +452,9 @@ pub struct EventStatus {
     pub votes: Vec<(u32, MemberIndex, TemplateHash)>,
     /// This epoch's finalized transaction, if any.
     pub transaction_id: Option<TransactionId>,
+    /// The event is final and its state was released ([`Record::Released`]): only the phase, the epoch
+    /// and the transaction are known; round, votes, lock and signatures read as empty.
+    pub released: bool,
 }
 
 /// The coordination core of one member.
@@ -601,6 +604,12 @@ impl Node {
         &self.gate
     }
 
+    /// This node's spending policy and its ledger of commitments (read-only: volume in the window,
+    /// each event's commitment).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// What authenticated peers sent that the protocol refused.
     pub fn misbehaviour(&self) -> &MisbehaviourCounters {
         &self.misbehaviour
@@ -613,14 +622,15 @@ impl Node {
             return Some(EventStatus {
                 phase: Phase::Confirmed { transaction_id: ended.transaction_id },
                 epoch: ended.epoch,
-                round: ended.round,
-                my_votes: ended.my_votes.clone(),
-                lock: ended.lock.clone(),
-                signed: ended.signed,
+                round: 0,
+                my_votes: Vec::new(),
+                lock: None,
+                signed: None,
                 signatures_per_input: Vec::new(),
                 equivocators: Vec::new(),
                 votes: Vec::new(),
                 transaction_id: Some(ended.transaction_id),
+                released: true,
             });
         };
         let best = e.signed.or_else(|| e.sets.keys().next().copied());
@@ -648,6 +658,7 @@ impl Node {
                 .flat_map(|(round, by)| by.values().map(move |v| (*round, v.voter, v.vote.template_hash)))
                 .collect(),
             transaction_id: e.transaction_id(),
+            released: false,
         })
     }
 
@@ -726,23 +737,25 @@ impl Node {
     /// Whether this node would ignore `body` whoever sent it, so that its frame need not be verified:
     /// a vote or a signature set for an epoch this node has left, a vote for a round at or below the
     /// certificate this node has signed on (it signs once per epoch, so no such vote can change what it
-    /// does), and signatures for a template whose signatures it holds enough of or whose transaction
-    /// it has already submitted.
+    /// does), signatures for a template whose signatures it holds enough of or whose transaction
+    /// it has already submitted, and anything for an event it released as final.
     fn ignores(&self, body: &Body) -> bool {
         match body {
             Body::Vote(message) => {
                 let vote = &message.vote.vote;
-                self.events.get(&vote.event_id).is_some_and(|state| {
-                    vote.epoch < state.epoch
-                        || (vote.epoch == state.epoch
-                            && (matches!(state.phase, Phase::Submitted { .. } | Phase::Confirmed { .. })
-                                || (state.signed.is_some()
-                                    && state
-                                        .lock
-                                        .as_ref()
-                                        .is_some_and(|lock| lock.vote.round >= vote.round))))
-                })
+                self.ended.contains_key(&vote.event_id)
+                    || self.events.get(&vote.event_id).is_some_and(|state| {
+                        vote.epoch < state.epoch
+                            || (vote.epoch == state.epoch
+                                && (matches!(state.phase, Phase::Submitted { .. } | Phase::Confirmed { .. })
+                                    || (state.signed.is_some()
+                                        && state
+                                            .lock
+                                            .as_ref()
+                                            .is_some_and(|lock| lock.vote.round >= vote.round))))
+                    })
             }
+            Body::Signatures(message) if self.ended.contains_key(&message.event_id) => true,
             Body::Signatures(message) => self.events.get(&message.event_id).is_some_and(|state| {
                 message.epoch < state.epoch
                     || (message.epoch == state.epoch

@@ -4,6 +4,9 @@
 //! leave once a batch is durable (`SendAfterPersist`). A restarted node is rebuilt from its records
 //! (`Node::restore`) and honours every vote and signature they hold.
 
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+
 use serde::{Deserialize, Serialize};
 
 use crate::event::policy::Commitment;
@@ -63,6 +66,59 @@ pub enum Record {
         /// The outcome.
         outcome: Ending,
     },
+    /// A confirmed event is final (`confirm_depth + finality_depth` past its acceptance) and the node
+    /// released its state, keeping only this. **Every earlier record of the event may be deleted** once
+    /// this one is durable: a store that compacts its log (see [`Record::event_id`]) keeps this record
+    /// and drops the others; a store that does not is equally correct.
+    Released {
+        /// The event.
+        event_id: EventId,
+        /// The epoch it was paid in.
+        epoch: u32,
+        /// The transaction that paid it.
+        transaction_id: TransactionId,
+        /// This node's policy commitment to the event while it still counts in the policy's window
+        /// (the commitment records it replaces may be deleted with the rest).
+        commitment: Option<Commitment>,
+    },
+}
+
+impl Record {
+    /// The event the record belongs to; `None` only for an `Event` record whose event does not decode
+    /// (which `Node::restore` refuses anyway). Decoding an `Event` record's event costs a decode and a
+    /// hash; every other kind holds its event id.
+    pub fn event_id(&self) -> Option<EventId> {
+        match self {
+            Self::Event { event } => crate::event::Event::decode(event).ok().map(|e| e.id()),
+            Self::Vote { event_id, .. }
+            | Self::Commitment { event_id, .. }
+            | Self::Ended { event_id, .. }
+            | Self::Released { event_id, .. } => Some(*event_id),
+            Self::Lock { certificate } | Self::SignOnce { certificate, .. } => {
+                Some(certificate.vote.event_id)
+            }
+        }
+    }
+
+    /// The event whose earlier records this record makes obsolete: `Some` for [`Record::Released`].
+    pub fn releases(&self) -> Option<EventId> {
+        match self {
+            Self::Released { event_id, .. } => Some(*event_id),
+            _ => None,
+        }
+    }
+}
+
+/// Compacts a log held in memory: drops every record of an event that a later
+/// [`Record::Released`] released (the release itself stays). The order of what remains is kept. For
+/// stores that hold the whole log in memory (tests, the simulator); a disk store does the same with an
+/// index by event.
+pub fn compact(log: &mut Vec<Record>) {
+    let released: BTreeSet<EventId> = log.iter().filter_map(Record::releases).collect();
+    if released.is_empty() {
+        return;
+    }
+    log.retain(|r| r.releases().is_some() || r.event_id().is_none_or(|id| !released.contains(&id)));
 }
 
 /// How an event ended.

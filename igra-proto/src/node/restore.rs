@@ -2,7 +2,8 @@
 //!
 //! A restarted node must honour everything it told others before the crash: the votes it cast (one per
 //! round, never a different one), its lock, its sign-once record and signatures, its policy
-//! commitments, and how its events ended. Records are replayed in the order they were written.
+//! commitments, and how its events ended. Records are replayed in the order they were written; a
+//! `Released` record stands for every earlier record of its event, whether the store kept them or not.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -135,6 +136,20 @@ impl Node {
                 let _ = set.merge_from(group, &sighashes, signatures.iter().copied());
                 state.signed = Some(hash);
                 state.phase = Phase::Signing;
+            }
+            Record::Released { event_id, epoch, transaction_id, commitment } => {
+                // Whatever earlier records of the event the store kept (all, or none if it compacts)
+                // are superseded: the event is final.
+                self.events.remove(event_id);
+                self.reservations.retain(|_, owner| owner != event_id);
+                commitments.retain(|(id, _)| id != event_id);
+                if let Some(commitment) = commitment {
+                    commitments.push((*event_id, *commitment));
+                }
+                self.ended.insert(
+                    *event_id,
+                    super::event_state::Ended { epoch: *epoch, transaction_id: *transaction_id },
+                );
             }
             Record::Ended { event_id, outcome, .. } => {
                 let state = self.events.get_mut(event_id).ok_or(RestoreError::UnknownEvent(*event_id))?;
