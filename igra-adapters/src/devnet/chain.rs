@@ -13,7 +13,9 @@ use igra_sim::ledger::{Accepted, Ledger, Rejection};
 use crate::runner::{ChainClient, Clock};
 
 /// News queued for one member beyond this is dropped (counted); the member's next snapshot repairs it.
-pub const CHAIN_QUEUE: usize = 65_536;
+/// The ring is resident from the start (about 150 bytes a slot), so it is sized for seconds of news,
+/// not minutes.
+pub const CHAIN_QUEUE: usize = 4_096;
 
 /// What the chain did, for the devnet's summary and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -34,8 +34,10 @@ use crate::transport::{TransportConfig, TransportError, TransportHandle};
 
 /// Commands queued to a runner beyond this wait for room.
 pub const COMMAND_QUEUE: usize = 1_024;
-/// Updates queued for an observer beyond this are dropped (and counted).
-pub const UPDATE_QUEUE: usize = 65_536;
+/// Updates queued for an observer beyond this are dropped (and counted). The queue's ring is allocated
+/// and written in full when it is made (about 130 bytes a slot), so this is resident memory from the
+/// start: 4,096 slots are half a megabyte, and several seconds of updates at hundreds of events a second.
+pub const UPDATE_QUEUE: usize = 4_096;
 
 /// The one runtime-specific service the loop needs.
 pub trait Runtime: Send + Sync + 'static {
