@@ -29,7 +29,10 @@ use crate::ledger::GENESIS_DAA_SCORE;
 /// The amount of every output of the benchmark's pool: 10 KAS.
 pub const UNIT: Sompi = 10 * SOMPI_PER_KASPA;
 /// How far simulated time moves between two events, in ms.
-const EVENT_SPACING_MS: u64 = 10;
+pub const EVENT_SPACING_MS: u64 = 10;
+/// Accepted transaction ids the harness remembers to ignore resubmissions (events are paid one by one,
+/// so only the latest can come again).
+const RECENT_ACCEPTED: usize = 16;
 
 /// The shape of a benchmark: an `m`-of-`n` group paying events with `inputs`-input templates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +89,8 @@ pub enum BenchError {
     Shape(Shape),
     /// A template of this shape cannot be built (mass or fee over the policy's limits).
     Template(String),
+    /// The nodes refuse the configuration (a policy window out of range).
+    Config(String),
     /// An event did not reach the chain: the harness or the protocol is broken.
     Stalled {
         /// The event's position in the run.
@@ -105,6 +110,7 @@ impl fmt::Display for BenchError {
         match self {
             Self::Shape(s) => write!(f, "invalid shape {s} (need 2m > n, n <= 15, 1 to 255 inputs)"),
             Self::Template(e) => write!(f, "no template of this shape: {e}"),
+            Self::Config(e) => write!(f, "the nodes refuse the configuration: {e}"),
             Self::Stalled { event } => write!(f, "event {event} was not paid in a fault-free run"),
             Self::WrongShape { expected, got } => {
                 write!(f, "paid with a {got}-input transaction, the shape asks for {expected}")
@@ -161,7 +167,10 @@ pub struct Cluster {
     daa_score: u64,
     queue: VecDeque<(usize, Input)>,
     held: Vec<(usize, igra_proto::node::BatchId, Destination, Vec<u8>)>,
-    accepted: BTreeSet<TransactionId>,
+    /// Transactions the chain accepted, counted; the latest few kept to refuse a resubmission (the
+    /// harness holds no per-event state, so that a memory measurement sees only the nodes').
+    accepted: usize,
+    recent: VecDeque<TransactionId>,
     paid: usize,
     traffic: Traffic,
     events: usize,
@@ -178,16 +187,27 @@ impl fmt::Debug for Cluster {
 
 impl Cluster {
     /// A group of `shape` ready to pay `events` events.
-    ///
-    /// # Panics
-    /// Never: the fixture's configurations are valid for every shape [`Shape::check`] admits.
     pub fn new(shape: Shape, events: usize) -> Result<Self, BenchError> {
+        Self::with_policy_window(shape, events, None)
+    }
+
+    /// [`new`](Self::new), with the nodes' policy window set to `window_ms` if given (the fixture's is a
+    /// day; events are [`EVENT_SPACING_MS`] apart, so a shorter window lets commitments expire within a
+    /// run). A window the policy refuses is [`BenchError::Config`].
+    pub fn with_policy_window(
+        shape: Shape,
+        events: usize,
+        window_ms: Option<u64>,
+    ) -> Result<Self, BenchError> {
         shape.check()?;
         let amounts = vec![shape.amount(); events];
         let mut fixture = Fixture::of_group(shape.n, shape.m, &[], &amounts);
         for config in &mut fixture.configs {
             config.template_policy = shape.template_policy();
             config.max_events_in_flight = 1_024;
+            if let Some(window_ms) = window_ms {
+                config.policy.window_ms = window_ms;
+            }
         }
         let nodes = (0..shape.n)
             .map(|i| {
@@ -200,9 +220,9 @@ impl Cluster {
                     1,
                     Instant(0),
                 )
-                .expect("fixture configurations are valid")
+                .map_err(|e| BenchError::Config(e.to_string()))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let mut cluster = Self {
             shape,
             fixture,
@@ -213,7 +233,8 @@ impl Cluster {
             daa_score: GENESIS_DAA_SCORE,
             queue: VecDeque::new(),
             held: Vec::new(),
-            accepted: BTreeSet::new(),
+            accepted: 0,
+            recent: VecDeque::new(),
             paid: 0,
             traffic: Traffic::default(),
             events,
@@ -259,12 +280,12 @@ impl Cluster {
         let Some(event) = self.fixture.events.get(index).cloned() else {
             return Err(BenchError::Stalled { event: index });
         };
-        let before = self.accepted.len();
+        let before = self.accepted;
         for node in 0..self.nodes.len() {
             self.queue.push_back((node, Input::NewEvent(event.clone())));
         }
         self.drain(meter)?;
-        if self.accepted.len() != before + 1 {
+        if self.accepted != before + 1 {
             return Err(BenchError::Stalled { event: index });
         }
         // Confirm: the chain moves past the confirmation depth.
@@ -325,7 +346,7 @@ impl Cluster {
             }
             Output::Chain(ChainRequest::Submit { transaction, .. }) => {
                 let id = igra_proto::kaspa::hashing::transaction_id(&transaction);
-                if self.accepted.contains(&id) {
+                if self.recent.contains(&id) {
                     return Ok(());
                 }
                 if transaction.inputs.len() != usize::from(self.shape.inputs) {
@@ -338,7 +359,11 @@ impl Cluster {
                     self.live.remove(&input.previous_outpoint);
                 }
                 self.refill();
-                self.accepted.insert(id);
+                self.accepted += 1;
+                self.recent.push_back(id);
+                if self.recent.len() > RECENT_ACCEPTED {
+                    self.recent.pop_front();
+                }
                 self.daa_score += 1;
                 for peer in 0..self.nodes.len() {
                     let news = ChainEvent::Accepted { transaction_id: id, daa_score: self.daa_score };
