@@ -125,6 +125,7 @@ pub mod node_world {
             group_script: &script,
             policy: &TemplatePolicy::default(),
             utxos: &utxos,
+            output_keys: None,
             reserved: &Default::default(),
             virtual_daa_score: DAA,
         })
@@ -399,6 +400,7 @@ pub mod template_world {
             group_script: &script,
             policy,
             utxos,
+            output_keys: None,
             reserved: &Default::default(),
             virtual_daa_score: DAA,
         })

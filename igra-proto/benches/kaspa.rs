@@ -7,7 +7,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use igra_proto::kaspa::script::{MultisigScript, pay_to_pubkey};
 use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA, UtxoEntry};
-use igra_proto::template::{BuildRequest, Payment, TemplatePolicy, Utxo, build};
+use igra_proto::template::{BuildRequest, Payment, TemplatePolicy, Utxo, build, output_keys};
 use igra_proto::{EventId, SigningPublicKey, TransactionId};
 
 fn group_script(n: u8, m: u8) -> MultisigScript {
@@ -59,6 +59,7 @@ fn benches(c: &mut Criterion) {
         group_script: &script,
         policy: &policy,
         utxos: &pool,
+        output_keys: None,
         reserved: &reserved,
         virtual_daa_score: 1_000_000,
     };
@@ -71,6 +72,14 @@ fn benches(c: &mut Criterion) {
     let small = Payment { amount: 3 * SOMPI_PER_KASPA, ..payment };
     let request = BuildRequest { payment: &small, utxos: &snapshot, ..request };
     c.bench_function("template build from 10k UTXOs", |b| b.iter(|| build(black_box(&request))));
+    // The same with the snapshot's output keys kept, as a node does (computed once per snapshot).
+    let keys = output_keys(&snapshot);
+    let kept = BuildRequest { output_keys: Some(&keys), ..request };
+    assert_eq!(build(&kept), build(&request), "kept keys change nothing but the cost");
+    c.bench_function("template build from 10k UTXOs, output keys kept", |b| {
+        b.iter(|| build(black_box(&kept)));
+    });
+    c.bench_function("output keys of 10k UTXOs", |b| b.iter(|| output_keys(black_box(&snapshot))));
 }
 
 criterion_group!(kaspa, benches);

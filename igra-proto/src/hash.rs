@@ -16,8 +16,10 @@ pub enum Domain {
     Vote,
     /// A transaction template's identity.
     Template,
-    /// The order in which the template builder considers UTXOs.
+    /// The seed of the order in which the template builder considers UTXOs, per event, epoch and round.
     InputOrder,
+    /// A UTXO's own order key, computed once per snapshot; the builder orders by its XOR with the seed.
+    OutputKey,
     /// An event's identity.
     EventId,
     /// What operators sign to approve an event.
@@ -36,7 +38,8 @@ impl Domain {
             Self::Envelope => "igra 2026-11 envelope v1",
             Self::Vote => "igra 2026-11 vote v1",
             Self::Template => "igra 2026-11 template v1",
-            Self::InputOrder => "igra 2026-11 input order v1",
+            Self::InputOrder => "igra 2026-11 input order v2",
+            Self::OutputKey => "igra 2026-11 output key v1",
             Self::EventId => "igra 2026-11 event id v1",
             Self::OperatorApproval => "igra 2026-11 operator approval v1",
             Self::AuxRandomness => "igra 2026-11 aux randomness v1",
@@ -108,6 +111,7 @@ mod tests {
             Domain::Vote,
             Domain::Template,
             Domain::InputOrder,
+            Domain::OutputKey,
             Domain::EventId,
             Domain::OperatorApproval,
             Domain::AuxRandomness,

@@ -447,6 +447,7 @@ impl Floor {
             group_script: &fixture.script,
             policy: &policy,
             utxos: &pool,
+            output_keys: None,
             reserved: &BTreeSet::new(),
             virtual_daa_score: GENESIS_DAA_SCORE,
         })

@@ -57,6 +57,7 @@ pub(crate) fn steal(sim: &Simulation, event: usize) -> Option<igra_proto::kaspa:
         group_script: &sim.fixture.script,
         policy: &TemplatePolicy::default(),
         utxos: &utxos,
+        output_keys: None,
         reserved: &BTreeSet::new(),
         virtual_daa_score: sim.ledger.daa_score(),
     })
@@ -89,6 +90,7 @@ fn forge_frames(sim: &Simulation, event: usize) -> Vec<(usize, usize, Vec<u8>)> 
             group_script: &sim.fixture.script,
             policy: &policy,
             utxos,
+            output_keys: None,
             reserved: &reserved,
             virtual_daa_score: sim.ledger.daa_score(),
         })
@@ -265,6 +267,7 @@ pub(crate) mod within_bound {
             group_script: &sim.fixture.script,
             policy: &TemplatePolicy::default(),
             utxos: &utxos,
+            output_keys: None,
             reserved: &BTreeSet::new(),
             virtual_daa_score: sim.ledger.daa_score(),
         })

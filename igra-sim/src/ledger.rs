@@ -419,6 +419,7 @@ mod tests {
             group_script: &f.script,
             policy: &TemplatePolicy::default(),
             utxos,
+            output_keys: None,
             reserved: &BTreeSet::new(),
             virtual_daa_score: GENESIS_DAA_SCORE,
         })

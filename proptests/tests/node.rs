@@ -371,6 +371,51 @@ fn hostile_inputs_are_refused_counted_and_harmless() {
     assert_ne!(c.nodes[0].status(&id).unwrap().signed, Some(bad_hash));
 }
 
+/// The node keeps each snapshot output's order key beside it (computed once per snapshot); a spend
+/// reported after the snapshot removes the output and its key together, so the next template is the
+/// one built from the smaller snapshot. Removing the output the template would start with moves the
+/// snapshot's last output into its place: a key left behind would make the builder pick that one.
+#[test]
+fn a_reported_spend_removes_the_output_and_its_order_key_together() {
+    use igra_proto::template::{BuildRequest, build};
+    let mut c = Cluster::new(5, 3);
+    let event = c.event(18, 3 * SOMPI_PER_KASPA);
+    let id = event.id();
+    let view = c.views[0].clone();
+    assert!(view.len() >= 3, "a snapshot of several outputs");
+    let reserved = std::collections::BTreeSet::new();
+    let policy = c.configs[0].template_policy;
+    let template_of = |utxos: &[igra_proto::template::Utxo]| {
+        build(&BuildRequest {
+            event_id: id,
+            epoch: 0,
+            round: 0,
+            payment: &event.payment,
+            group_script: &c.script,
+            policy: &policy,
+            utxos,
+            output_keys: None,
+            reserved: &reserved,
+            virtual_daa_score: DAA + 1,
+        })
+        .unwrap()
+    };
+    let first = template_of(&view).transaction.inputs[0].previous_outpoint;
+    let smaller: Vec<_> = view.iter().filter(|u| u.outpoint != first).cloned().collect();
+    let expected = template_of(&smaller).hash();
+    // The node hears of the snapshot with that output first (a snapshot's order is the chain's).
+    let mut view = view;
+    let at = view.iter().position(|u| u.outpoint == first).unwrap();
+    view.swap(0, at);
+
+    c.input(0, Input::Utxos { utxos: view, virtual_daa_score: DAA });
+    let spent = ChainEvent::Spent { outpoint: first, by: TransactionId([0x55; 32]), daa_score: DAA + 1 };
+    c.input(0, Input::Chain(spent));
+    c.input(0, Input::NewEvent(event.clone()));
+    let status = c.nodes[0].status(&id).unwrap();
+    assert_eq!(status.my_votes.first().map(|(_, h)| *h), Some(expected));
+}
+
 /// A template for event `id` that pays an attacker instead of the event's destination.
 fn thieving_template(c: &Cluster, id: EventId, amount: u64) -> igra_proto::template::Template {
     use igra_proto::template::{BuildRequest, build};
@@ -385,6 +430,7 @@ fn thieving_template(c: &Cluster, id: EventId, amount: u64) -> igra_proto::templ
         group_script: &c.script,
         policy: &policy,
         utxos: &c.views[4],
+        output_keys: None,
         reserved: &reserved,
         virtual_daa_score: DAA,
     })

@@ -100,6 +100,7 @@ fn spend(script: &MultisigScript, utxos: &[Utxo], amount: u64) -> Template {
         group_script: script,
         policy: &TemplatePolicy::default(),
         utxos,
+        output_keys: None,
         reserved: &BTreeSet::new(),
         virtual_daa_score: 100_000,
     })

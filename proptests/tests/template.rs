@@ -11,7 +11,7 @@ use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA, Transaction, UtxoEntry};
 use igra_proto::template::sign::SignatureError;
 use igra_proto::template::{
     BuildError, BuildRequest, FeeMode, Payment, Template, TemplateError, TemplatePolicy, Utxo, build,
-    validate,
+    output_key, output_keys, validate,
 };
 use igra_proto::{EventId, MemberIndex, SigningPublicKey, TransactionId};
 use proptest::prelude::*;
@@ -62,6 +62,7 @@ impl Setup {
             group_script: &self.script,
             policy: &self.policy,
             utxos: &self.utxos,
+            output_keys: None,
             reserved: &self.reserved,
             virtual_daa_score: DAA,
         }
@@ -297,6 +298,38 @@ fn arb_setup() -> impl Strategy<Value = (u8, Vec<u64>, u64, bool, u32)> {
     )
 }
 
+/// The input order, computed here from its definition (docs/kaspa.md section 6) with BLAKE3 directly:
+/// each output's key is `derive_key("igra 2026-11 output key v1", txid ‖ index LE)`, the template's
+/// seed `derive_key("igra 2026-11 input order v2", event ‖ epoch LE ‖ round LE)`, and the builder takes
+/// outputs by increasing `key XOR seed`. With outputs that each cover the payment alone, the one input
+/// of every round's template is the nearest to that round's seed.
+#[test]
+fn the_input_order_is_the_xor_distance_of_output_keys_to_the_round_seed() {
+    let s = setup(5, 3, &[100 * SOMPI_PER_KASPA; 12]);
+    let pay = payment(SOMPI_PER_KASPA);
+    let mut chosen = BTreeSet::new();
+    for round in 0..8u32 {
+        let mut seed_input = Vec::new();
+        seed_input.extend_from_slice(&[7; 32]);
+        seed_input.extend_from_slice(&0u32.to_le_bytes());
+        seed_input.extend_from_slice(&round.to_le_bytes());
+        let seed = blake3::derive_key("igra 2026-11 input order v2", &seed_input);
+        let key = |u: &Utxo| {
+            let mut outpoint = u.outpoint.transaction_id.0.to_vec();
+            outpoint.extend_from_slice(&u.outpoint.index.to_le_bytes());
+            blake3::derive_key("igra 2026-11 output key v1", &outpoint)
+        };
+        let distance = |u: &Utxo| -> Vec<u8> { key(u).iter().zip(&seed).map(|(k, s)| k ^ s).collect() };
+        let nearest = s.utxos.iter().min_by_key(|u| distance(u)).unwrap();
+        assert_eq!(output_key(&nearest.outpoint), key(nearest));
+        let template = build(&s.request(&pay, round)).unwrap();
+        let inputs: Vec<Outpoint> = template.transaction.inputs.iter().map(|i| i.previous_outpoint).collect();
+        assert_eq!(inputs, vec![nearest.outpoint], "round {round}");
+        chosen.insert(nearest.outpoint);
+    }
+    assert!(chosen.len() > 1, "successive rounds draw from different parts of the pool");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
@@ -318,6 +351,10 @@ proptest! {
         let k = rotate % rotated.utxos.len();
         rotated.utxos.rotate_left(k);
         prop_assert_eq!(&first, &build(&rotated.request(&pay, round)));
+        // Output keys kept by the caller change nothing; keys of another length are not used.
+        let keys = output_keys(&s.utxos);
+        prop_assert_eq!(&first, &build(&BuildRequest { output_keys: Some(&keys), ..s.request(&pay, round) }));
+        prop_assert_eq!(&first, &build(&BuildRequest { output_keys: Some(&keys[1..]), ..s.request(&pay, round) }));
         let Ok(template) = first else { return Ok(()) };
 
         let checked = s.validate(&template, &pay).unwrap();

@@ -98,8 +98,8 @@ impl Node {
                 self.remember_accepted(by, daa_score);
                 // The snapshot may predate the spend: never offer a spent output to a template again
                 // (the event that reserved it may end before the next snapshot arrives).
-                if let Some((utxos, _)) = &mut self.utxos {
-                    utxos.retain(|u| u.outpoint != outpoint);
+                if let Some(view) = &mut self.utxos {
+                    view.remove(&outpoint);
                 }
                 self.remember_spent(outpoint, by, daa_score);
                 for state in self.events.values_mut() {

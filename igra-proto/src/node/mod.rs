@@ -160,7 +160,7 @@ use crate::kaspa::script::MultisigScript;
 use crate::kaspa::tx::{Outpoint, Transaction};
 use crate::keys::Signer;
 use crate::signature_set::SignatureSet;
-use crate::template::{TemplatePolicy, Utxo};
+use crate::template::{self, TemplatePolicy, Utxo};
 use crate::time::{Instant, UnixMs};
 use crate::vote::{QuorumCertificate, Vote};
 use crate::wire::Body;
@@ -457,6 +457,26 @@ pub struct EventStatus {
     pub released: bool,
 }
 
+/// The node's UTXO snapshot, with each output's order key computed once for every template built
+/// from it (`keys[i]` is `utxos[i]`'s).
+struct UtxoView {
+    utxos: Vec<Utxo>,
+    keys: Vec<[u8; 32]>,
+    virtual_daa_score: u64,
+}
+
+impl UtxoView {
+    /// Drops `outpoint` from the view (the order of a snapshot does not matter to the builder).
+    fn remove(&mut self, outpoint: &Outpoint) {
+        if let Some(i) = self.utxos.iter().position(|u| u.outpoint == *outpoint) {
+            self.utxos.swap_remove(i);
+            if i < self.keys.len() {
+                self.keys.swap_remove(i);
+            }
+        }
+    }
+}
+
 /// The coordination core of one member.
 pub struct Node {
     config: NodeConfig,
@@ -469,7 +489,7 @@ pub struct Node {
     gate: Gate,
     outputs: VecDeque<Output>,
     next_batch: u64,
-    utxos: Option<(Vec<Utxo>, u64)>,
+    utxos: Option<UtxoView>,
     virtual_daa_score: u64,
     accepted: BTreeMap<TransactionId, u64>,
     accepted_order: VecDeque<TransactionId>,
@@ -675,7 +695,8 @@ impl Node {
             Input::Utxos { mut utxos, virtual_daa_score } => {
                 self.virtual_daa_score = self.virtual_daa_score.max(virtual_daa_score);
                 utxos.retain(|u| !self.spent.contains_key(&u.outpoint));
-                self.utxos = Some((utxos, virtual_daa_score));
+                let keys = template::output_keys(&utxos);
+                self.utxos = Some(UtxoView { utxos, keys, virtual_daa_score });
                 self.vote_where_waiting(now, wall);
             }
             Input::Chain(event) => self.on_chain(now, wall, event),

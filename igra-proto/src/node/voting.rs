@@ -131,7 +131,7 @@ impl Node {
     /// Builds this node's own template for `round` and remembers it; `None` without a UTXO view (one is
     /// requested) or when the builder refuses.
     pub(super) fn build_own(&mut self, now: Instant, id: EventId, round: u32) -> Option<TemplateHash> {
-        let Some((utxos, virtual_daa_score)) = &self.utxos else {
+        let Some(view) = &self.utxos else {
             self.fetch_utxos(now);
             return None;
         };
@@ -145,11 +145,12 @@ impl Node {
             payment: &state.event.payment,
             group_script: &self.script,
             policy: &self.config.template_policy,
-            utxos,
+            utxos: &view.utxos,
+            output_keys: Some(&view.keys),
             reserved: &reserved,
             // Depth is measured against the newest DAA score the chain reported, not only the
             // snapshot's: outputs of the snapshot mature as the chain moves on.
-            virtual_daa_score: (*virtual_daa_score).max(self.virtual_daa_score),
+            virtual_daa_score: view.virtual_daa_score.max(self.virtual_daa_score),
         };
         let Ok(template) = template::build(&request) else {
             // Not payable from this view (funds reserved, immature or spent): ask for a fresh one, and

@@ -3,9 +3,11 @@
 //! 1. **Candidates**: the group's UTXOs (locked by the group's P2SH script) that are not reserved by
 //!    another event, at least `min_input_depth` deep (`virtual DAA score − entry DAA score`) and, for
 //!    coinbase outputs, past `coinbase_maturity`.
-//! 2. **Order**: ascending by `BLAKE3-derive_key("igra 2026-11 input order v1", event_id ‖ epoch u32 LE ‖
-//!    round u32 LE ‖ txid ‖ index u32 LE)`, so that concurrent events and successive rounds draw from
-//!    different parts of the pool.
+//! 2. **Order**: ascending by `output_key XOR seed`, compared as 32-byte big-endian numbers, where
+//!    `output_key = BLAKE3-derive_key("igra 2026-11 output key v1", txid ‖ index u32 LE)` (one per UTXO,
+//!    computed once per snapshot: [`output_keys`]) and `seed = BLAKE3-derive_key("igra 2026-11 input
+//!    order v2", event_id ‖ epoch u32 LE ‖ round u32 LE)`, so that concurrent events and successive
+//!    rounds draw from different parts of the pool (the UTXOs whose keys are nearest their seed).
 //! 3. **Selection**: the shortest prefix of that order that pays the payment plus the exact fee,
 //!    within `max_inputs` and `max_compute_mass`, with a standard storage mass.
 //! 4. **Outputs**: the payment first (`amount`, or `amount − fee` when the recipient pays), then change
@@ -50,6 +52,10 @@ pub struct BuildRequest<'a> {
     pub policy: &'a TemplatePolicy,
     /// The group's UTXO snapshot as this member sees it.
     pub utxos: &'a [Utxo],
+    /// The [`output_key`] of each of `utxos`, in the same order, if the caller keeps them (a node
+    /// computes them once per snapshot for all its templates); computed here when `None` or when the
+    /// lengths differ. They do not change the template, only its cost.
+    pub output_keys: Option<&'a [[u8; 32]]>,
     /// Outpoints reserved by other events in flight.
     pub reserved: &'a BTreeSet<Outpoint>,
     /// The virtual DAA score of the snapshot.
@@ -136,16 +142,21 @@ pub fn build(request: &BuildRequest<'_>) -> Result<Template, BuildError> {
         return Err(BuildError::NonStandardDestination);
     }
     let group_spk = request.group_script.script_public_key();
-    // The order key's fixed part (domain, event, epoch, round) is absorbed once; a template needs only
-    // the first few candidates in key order, so they come off a heap (linear to build) instead of a
-    // full sort of what may be thousands of outputs. Ties, impossible in practice, go by outpoint.
-    let prefix = order_prefix(request);
+    // One hash per template (the seed), none per candidate when the caller kept the output keys; a
+    // template needs only the first few candidates in key order, so they come off a heap (linear to
+    // build) instead of a full sort of what may be thousands of outputs. Ties, impossible in practice
+    // (distinct outpoints have distinct keys), go by outpoint.
+    let seed = order_seed(request);
+    let kept = request.output_keys.filter(|keys| keys.len() == request.utxos.len());
     let mut candidates: BinaryHeap<Reverse<([u8; 32], Outpoint, usize)>> = request
         .utxos
         .iter()
         .enumerate()
         .filter(|(_, u)| u.entry.script_public_key == group_spk && spendable(request, u))
-        .map(|(i, u)| Reverse((order_key(&prefix, &u.outpoint), u.outpoint, i)))
+        .map(|(i, u)| {
+            let key = kept.and_then(|keys| keys.get(i).copied()).unwrap_or_else(|| output_key(&u.outpoint));
+            Reverse((xor(&key, &seed), u.outpoint, i))
+        })
         .collect();
 
     let mut selection = Selection::new(request);
@@ -176,19 +187,37 @@ fn spendable(request: &BuildRequest<'_>, utxo: &Utxo) -> bool {
         && (!utxo.entry.is_coinbase || depth >= request.policy.coinbase_maturity)
 }
 
-/// The order key's fixed part: `domain ‖ event_id ‖ epoch ‖ round`.
-fn order_prefix(request: &BuildRequest<'_>) -> DomainHasher {
-    let mut hasher = DomainHasher::new(Domain::InputOrder);
-    hasher
+/// The order's seed for the request's event, epoch and round: `H(event_id ‖ epoch ‖ round)` in the
+/// input-order domain.
+fn order_seed(request: &BuildRequest<'_>) -> [u8; 32] {
+    DomainHasher::new(Domain::InputOrder)
         .update(&request.event_id.0)
         .update(&request.epoch.to_le_bytes())
-        .update(&request.round.to_le_bytes());
-    hasher
+        .update(&request.round.to_le_bytes())
+        .finalize()
 }
 
-/// `H(domain ‖ event_id ‖ epoch ‖ round ‖ outpoint)`, from the [`order_prefix`].
-fn order_key(prefix: &DomainHasher, outpoint: &Outpoint) -> [u8; 32] {
-    prefix.clone().update(&outpoint.transaction_id.0).update(&outpoint.index.to_le_bytes()).finalize()
+/// A UTXO's order key: `BLAKE3-derive_key("igra 2026-11 output key v1", txid ‖ index u32 LE)`. It depends
+/// on the outpoint only, so a snapshot's keys serve every template built from it.
+pub fn output_key(outpoint: &Outpoint) -> [u8; 32] {
+    DomainHasher::new(Domain::OutputKey)
+        .update(&outpoint.transaction_id.0)
+        .update(&outpoint.index.to_le_bytes())
+        .finalize()
+}
+
+/// The [`output_key`] of each UTXO, in order: what [`BuildRequest::output_keys`] takes.
+pub fn output_keys(utxos: &[Utxo]) -> Vec<[u8; 32]> {
+    utxos.iter().map(|u| output_key(&u.outpoint)).collect()
+}
+
+/// `a XOR b`, byte by byte.
+fn xor(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+        *o = x ^ y;
+    }
+    out
 }
 
 /// Why the current selection does not make a template yet (more inputs may help).

@@ -25,7 +25,7 @@ use crate::kaspa::mass::{MassReport, storage_mass};
 use crate::kaspa::tx::{MAX_SOMPI, Outpoint, ScriptPublicKey, Sompi, Transaction, UtxoEntry};
 use crate::wire::{DecodeError, EncodedTemplate, MAX_TEMPLATE_INPUTS, decode_exact};
 
-pub use build::{BuildError, BuildRequest, build};
+pub use build::{BuildError, BuildRequest, build, output_key, output_keys};
 pub use validate::{TemplateError, ValidatedTemplate, validate};
 
 /// What an event asks the group to pay.
