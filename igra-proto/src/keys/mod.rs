@@ -80,16 +80,23 @@ impl IdentityPublicKey {
     /// Checks that the key is a canonical Ed25519 point of large order. Keys from configuration or
     /// from the network must pass this before use.
     pub fn validate(&self) -> Result<(), KeyError> {
-        ed25519_compact::PublicKey::new(self.0).validate().map_err(|e| match e {
-            ed25519_compact::Error::WeakPublicKey => KeyError::WeakIdentityKey,
-            _ => KeyError::InvalidIdentityKey,
-        })
+        let key =
+            ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::InvalidIdentityKey)?;
+        // Decompression accepts a non-canonical encoding of y; a canonical key re-encodes to itself.
+        if key.to_edwards().compress().to_bytes() != self.0 {
+            return Err(KeyError::InvalidIdentityKey);
+        }
+        if key.is_weak() {
+            return Err(KeyError::WeakIdentityKey);
+        }
+        Ok(())
     }
 
-    /// Verifies `signature` over `message` (strict Ed25519: canonical `S`, no small-order keys).
+    /// Verifies `signature` over `message` (strict Ed25519, `verify_strict`: canonical `S`, no
+    /// small-order key or `R`).
     pub fn verify(&self, message: &[u8], signature: &IdentitySignature) -> Result<(), BadSignature> {
-        ed25519_compact::PublicKey::new(self.0)
-            .verify(message, &ed25519_compact::Signature::new(signature.0))
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| BadSignature)?;
+        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature.0))
             .map_err(|_| BadSignature)
     }
 }
@@ -158,7 +165,7 @@ pub trait Signer: Send {
 
 /// The default signer: both secret keys in process memory, wiped when dropped.
 pub struct LocalSigner {
-    identity: ed25519_compact::KeyPair,
+    identity: ed25519_dalek::SigningKey,
     signing: k256::schnorr::SigningKey,
 }
 
@@ -170,7 +177,7 @@ impl LocalSigner {
         let secret = Zeroizing::new(signing_secret);
         zeroize::Zeroize::zeroize(&mut identity_seed);
         zeroize::Zeroize::zeroize(&mut signing_secret);
-        let identity = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(*seed));
+        let identity = ed25519_dalek::SigningKey::from_bytes(&seed);
         let signing =
             k256::schnorr::SigningKey::from_slice(&secret[..]).map_err(|_| KeyError::InvalidSecret)?;
         Ok(Self { identity, signing })
@@ -188,7 +195,7 @@ impl LocalSigner {
 
 impl Signer for LocalSigner {
     fn identity_public_key(&self) -> IdentityPublicKey {
-        IdentityPublicKey(*self.identity.pk)
+        IdentityPublicKey(self.identity.verifying_key().to_bytes())
     }
 
     fn signing_public_key(&self) -> SigningPublicKey {
@@ -196,7 +203,8 @@ impl Signer for LocalSigner {
     }
 
     fn sign_identity(&self, digest: &[u8; 32]) -> Result<IdentitySignature, SignerError> {
-        Ok(IdentitySignature(*self.identity.sk.sign(digest, None)))
+        use ed25519_dalek::Signer as _;
+        Ok(IdentitySignature(self.identity.sign(digest).to_bytes()))
     }
 
     fn sign_schnorr(&self, sighash: &[u8; 32], aux_rand: &[u8; 32]) -> Result<SchnorrSignature, SignerError> {
