@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hash::{Domain, DomainHasher};
 use crate::ids::GroupId;
-use crate::keys::{IdentityPublicKey, KeyError, SigningPublicKey};
+use crate::keys::{IdentityPublicKey, KeyError, PreparedIdentityKey, SigningPublicKey};
 use crate::wire::PROTOCOL_VERSION;
 
 /// The most members a group may have. Kaspa's mempool refuses P2SH inputs with more than 15 signature
@@ -277,7 +277,15 @@ impl GroupConfig {
         }
         validate_limits(&self.limits)?;
         let group_id = group_id(&self);
-        Ok(Group { config: self, group_id })
+        let identities = (0u8..)
+            .zip(&self.members)
+            .map(|(i, m)| {
+                m.identity
+                    .prepare()
+                    .map_err(|reason| GroupError::InvalidIdentityKey { member: MemberIndex(i), reason })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Group { config: self, id: group_id, identities })
     }
 }
 
@@ -328,13 +336,15 @@ fn group_id(config: &GroupConfig) -> GroupId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
     config: GroupConfig,
-    group_id: GroupId,
+    id: GroupId,
+    /// Each member's identity key, decompressed once for the many verifications it serves.
+    identities: Vec<PreparedIdentityKey>,
 }
 
 impl Group {
     /// The group id (see [`GroupConfig::validate`] for what it covers).
     pub fn id(&self) -> GroupId {
-        self.group_id
+        self.id
     }
 
     /// The members in index order.
@@ -345,6 +355,16 @@ impl Group {
     /// The member at `index`, if there is one.
     pub fn member(&self, index: MemberIndex) -> Option<&Member> {
         self.config.members.get(index.get())
+    }
+
+    /// A member's identity key, prepared for verification.
+    pub fn identity(&self, index: MemberIndex) -> Option<&PreparedIdentityKey> {
+        self.identities.get(index.get())
+    }
+
+    /// Every member's identity key, prepared for verification, in index order.
+    pub fn identities(&self) -> &[PreparedIdentityKey] {
+        &self.identities
     }
 
     /// The number of members, `n`.

@@ -87,7 +87,10 @@ pub mod wire;
 pub use envelope::{Envelope, Gate, Header, RejectReason, Rejection, SealError, Sealer};
 pub use group::{Group, GroupConfig, GroupError, Limits, Member, MemberIndex, MemberSet, Network};
 pub use ids::{EventId, GroupId, TemplateHash, TransactionId};
-pub use keys::{IdentityPublicKey, LocalSigner, SchnorrSignature, Signer, SignerError, SigningPublicKey};
+pub use keys::{
+    IdentityPublicKey, LocalSigner, PreparedIdentityKey, SchnorrSignature, Signer, SignerError,
+    SigningPublicKey,
+};
 pub use time::{Instant, UnixMs};
 pub use vote::{QuorumCertificate, SignedVote, Vote, VoteError};
 pub use wire::{Body, DecodeError, MessageKind};

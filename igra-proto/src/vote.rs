@@ -130,8 +130,8 @@ fn verify_one(
     voter: MemberIndex,
     sig: &IdentitySignature,
 ) -> Result<(), VoteError> {
-    let member = group.member(voter).ok_or(VoteError::UnknownVoter(voter))?;
-    member.identity.verify(digest, sig).map_err(|_| VoteError::BadSignature(voter))
+    let key = group.identity(voter).ok_or(VoteError::UnknownVoter(voter))?;
+    key.verify(digest, sig).map_err(|_| VoteError::BadSignature(voter))
 }
 
 impl QuorumCertificate {

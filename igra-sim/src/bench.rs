@@ -402,7 +402,7 @@ pub struct Floor {
     template: Template,
     own_vote: Vote,
     peer_votes: Vec<SignedVote>,
-    peer_frames: Vec<(igra_proto::IdentityPublicKey, [u8; 32], IdentitySignature)>,
+    peer_frames: Vec<(igra_proto::PreparedIdentityKey, [u8; 32], IdentitySignature)>,
     own_frame_digests: [[u8; 32]; 2],
     peer_signatures: Vec<PartialSignature>,
 }
@@ -488,7 +488,9 @@ impl Floor {
                     .map_err(|e| BenchError::Template(e.to_string()))?;
                 let unverified = UnverifiedFrame::decode(&frame, usize::MAX)
                     .map_err(|e| BenchError::Template(e.to_string()))?;
-                peer_frames.push((peer.identity_public_key(), unverified.digest(), unverified.signature));
+                // Keys are decompressed once, as the gate does (the group's prepared keys).
+                let key = *group.identity(MemberIndex(p)).ok_or(BenchError::Shape(shape))?;
+                peer_frames.push((key, unverified.digest(), unverified.signature));
             }
         }
         Ok(Self {

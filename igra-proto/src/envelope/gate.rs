@@ -24,7 +24,7 @@ use super::replay::{ReplayVerdict, ReplayWindow};
 use super::{Envelope, UnverifiedFrame};
 use crate::group::{Group, Limits, MAX_MEMBERS, MemberIndex};
 use crate::ids::GroupId;
-use crate::keys::IdentityPublicKey;
+use crate::keys::PreparedIdentityKey;
 use crate::time::{Instant, UnixMs};
 use crate::wire::DecodeError;
 
@@ -253,7 +253,7 @@ struct PeerState {
 pub struct Gate {
     group_id: GroupId,
     me: MemberIndex,
-    identities: Vec<IdentityPublicKey>,
+    identities: Vec<PreparedIdentityKey>,
     limits: Limits,
     peers: Vec<PeerState>,
     counters: RejectionCounters,
@@ -265,7 +265,7 @@ impl Gate {
         Self {
             group_id: group.id(),
             me,
-            identities: group.members().iter().map(|m| m.identity).collect(),
+            identities: group.identities().to_vec(),
             limits: *group.limits(),
             peers: alloc::vec![PeerState::default(); group.size()],
             counters: RejectionCounters::default(),

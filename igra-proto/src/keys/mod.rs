@@ -93,11 +93,45 @@ impl IdentityPublicKey {
     }
 
     /// Verifies `signature` over `message` (strict Ed25519, `verify_strict`: canonical `S`, no
-    /// small-order key or `R`).
+    /// small-order key or `R`). A key that verifies many signatures is cheaper
+    /// [`prepare`](Self::prepare)d once.
     pub fn verify(&self, message: &[u8], signature: &IdentitySignature) -> Result<(), BadSignature> {
         let key = ed25519_dalek::VerifyingKey::from_bytes(&self.0).map_err(|_| BadSignature)?;
-        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature.0))
+        PreparedIdentityKey(key).verify(message, signature)
+    }
+
+    /// The key decompressed once, for verifying many signatures (a group's members' keys), after the
+    /// checks of [`validate`](Self::validate).
+    pub fn prepare(&self) -> Result<PreparedIdentityKey, KeyError> {
+        self.validate()?;
+        ed25519_dalek::VerifyingKey::from_bytes(&self.0)
+            .map(PreparedIdentityKey)
+            .map_err(|_| KeyError::InvalidIdentityKey)
+    }
+}
+
+/// An [`IdentityPublicKey`] decompressed once ([`IdentityPublicKey::prepare`]): verifying with it skips
+/// the point decompression each verification would otherwise start with (about a sixth of its cost).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PreparedIdentityKey(ed25519_dalek::VerifyingKey);
+
+impl PreparedIdentityKey {
+    /// The key's encoding.
+    pub fn public_key(&self) -> IdentityPublicKey {
+        IdentityPublicKey(self.0.to_bytes())
+    }
+
+    /// The same check as [`IdentityPublicKey::verify`].
+    pub fn verify(&self, message: &[u8], signature: &IdentitySignature) -> Result<(), BadSignature> {
+        self.0
+            .verify_strict(message, &ed25519_dalek::Signature::from_bytes(&signature.0))
             .map_err(|_| BadSignature)
+    }
+}
+
+impl fmt::Debug for PreparedIdentityKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PreparedIdentityKey({})", Hex(&self.0.to_bytes()))
     }
 }
 
