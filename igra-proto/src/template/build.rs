@@ -132,6 +132,10 @@ impl fmt::Display for BuildError {
 
 impl core::error::Error for BuildError {}
 
+/// An output in the order's heap: its distance's first 8 bytes (big endian), the whole distance, its
+/// outpoint (the tie-break) and its position in the snapshot.
+type Candidate = (u64, [u8; 32], Outpoint, usize);
+
 /// Builds the template of `request` (see the module documentation for the rule).
 pub fn build(request: &BuildRequest<'_>) -> Result<Template, BuildError> {
     let payment = request.payment;
@@ -143,26 +147,33 @@ pub fn build(request: &BuildRequest<'_>) -> Result<Template, BuildError> {
     }
     let group_spk = request.group_script.script_public_key();
     // One hash per template (the seed), none per candidate when the caller kept the output keys; a
-    // template needs only the first few candidates in key order, so they come off a heap (linear to
-    // build) instead of a full sort of what may be thousands of outputs. Ties, impossible in practice
-    // (distinct outpoints have distinct keys), go by outpoint.
+    // template needs only the first few outputs in key order, so they come off a heap (linear to build)
+    // instead of a full sort of what may be thousands of outputs, and whether an output may be spent
+    // (script, reservation, depth) is asked only of those taken off. The heap compares the distance's
+    // first 8 bytes as an integer and the rest only on a tie; ties of the whole distance, impossible in
+    // practice (distinct outpoints have distinct keys), go by outpoint.
     let seed = order_seed(request);
     let kept = request.output_keys.filter(|keys| keys.len() == request.utxos.len());
-    let mut candidates: BinaryHeap<Reverse<([u8; 32], Outpoint, usize)>> = request
+    let mut candidates: BinaryHeap<Reverse<Candidate>> = request
         .utxos
         .iter()
         .enumerate()
-        .filter(|(_, u)| u.entry.script_public_key == group_spk && spendable(request, u))
         .map(|(i, u)| {
             let key = kept.and_then(|keys| keys.get(i).copied()).unwrap_or_else(|| output_key(&u.outpoint));
-            Reverse((xor(&key, &seed), u.outpoint, i))
+            let distance = xor(&key, &seed);
+            let mut head = [0u8; 8];
+            head.copy_from_slice(&distance[..8]);
+            Reverse((u64::from_be_bytes(head), distance, u.outpoint, i))
         })
         .collect();
 
     let mut selection = Selection::new(request);
     let mut last = Shortfall::Funds { needed: payment.amount };
-    while let Some(Reverse((_, _, index))) = candidates.pop() {
+    while let Some(Reverse((_, _, _, index))) = candidates.pop() {
         let Some(utxo) = request.utxos.get(index) else { continue };
+        if utxo.entry.script_public_key != group_spk || !spendable(request, utxo) {
+            continue;
+        }
         if selection.inputs.len() >= usize::from(request.policy.max_inputs) {
             return Err(BuildError::TooManyInputs { limit: request.policy.max_inputs });
         }
