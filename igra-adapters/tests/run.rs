@@ -144,3 +144,54 @@ fn a_broken_node_file_names_the_field_and_nothing_starts() {
     assert!(stderr.contains("group.members[0].identity"), "{stderr}");
     assert!(!dir.path().join("db").exists(), "a refused configuration must not create the database");
 }
+
+/// `igra group` prints what an operator needs to fund the group and check its members: the group id,
+/// the shape, the multisig address (here computed independently from the same node file with the
+/// library), the redeem script and each member's keys, marking this node's entry. It reads no keystore.
+#[test]
+fn igra_group_prints_the_address_to_fund_from_the_node_file() {
+    use igra_proto::kaspa::address::Prefix;
+    use igra_proto::kaspa::script::{MultisigScript, address_for_script};
+
+    let dir = tempfile::tempdir().unwrap();
+    let keygen = igra().args(["keygen", "--keystore"]).arg(dir.path().join("member.key")).output().unwrap();
+    assert!(keygen.status.success(), "{}", String::from_utf8_lossy(&keygen.stderr));
+    let config = dir.path().join("node.toml");
+    std::fs::write(&config, node_file(dir.path(), &String::from_utf8(keygen.stdout).unwrap(), free_port()))
+        .unwrap();
+    // Nothing secret is read: the keystore may be gone.
+    std::fs::remove_file(dir.path().join("member.key")).unwrap();
+
+    let out = igra()
+        .env_remove("IGRA_KEYSTORE_PASSPHRASE")
+        .args(["group", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+
+    let node = igra_adapters::config::NodeFile::load(&config).unwrap().node_config().unwrap();
+    let script = MultisigScript::for_group(&node.group).unwrap();
+    let address = address_for_script(&script.script_public_key(), Prefix::Simnet).unwrap().encode();
+    assert!(address.starts_with("kaspasim:p"), "{address}");
+    let member = &node.group.members()[0];
+    let expected = format!(
+        "group     {}\nshape     1-of-1 on Simnet\naddress   {address}\nscript    {}\nmember 0  identity {} signing {}  (this node)\n",
+        node.group.id(),
+        hex::encode(script.script()),
+        hex::encode(member.identity.0),
+        hex::encode(member.signing.0),
+    );
+    assert_eq!(text, expected);
+
+    // A node file that does not parse is a clear error, not a panic.
+    std::fs::write(&config, "[node]\nmember = \"zero\"\n").unwrap();
+    let bad = igra().args(["group", "--config"]).arg(&config).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("node.toml"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

@@ -5,6 +5,8 @@
 //! - `igra keygen --keystore PATH`: creates a member's 24-word mnemonic from OS randomness, encrypts it
 //!   into a new keystore under the passphrase in `IGRA_KEYSTORE_PASSPHRASE`, and prints the member's
 //!   public keys as a `[[group.members]]` entry for the node file.
+//! - `igra group --config F`: prints the group a node file describes: its id, shape, network, the
+//!   multisig address to fund, the redeem script and the members.
 
 use std::fmt::Write as _;
 use std::net::ToSocketAddrs;
@@ -24,7 +26,8 @@ use igra_adapters::member::{Member, MemberSpec, SharedSigner};
 use igra_adapters::runner::Clock;
 use igra_adapters::runner::{Smol, Tokio};
 use igra_adapters::storage::LmdbOptions;
-use igra_proto::kaspa::script::MultisigScript;
+use igra_proto::kaspa::address::Prefix;
+use igra_proto::kaspa::script::{MultisigScript, address_for_script};
 use igra_proto::{EventId, MemberIndex, Signer};
 use zeroize::Zeroizing;
 
@@ -61,6 +64,13 @@ enum Command {
         /// The keystore to re-encrypt.
         #[arg(long)]
         keystore: PathBuf,
+    },
+    /// Print the group a node file describes: its id, shape, network, the multisig address the bridge
+    /// funds (P2SH of the redeem script), the redeem script and each member's keys. Reads no keystore.
+    Group {
+        /// The node file (TOML; see docs/operations.md).
+        #[arg(long)]
+        config: PathBuf,
     },
     /// Create a member's keys in a new encrypted keystore and print the member's public part for the
     /// group file; the file passphrase is read from `IGRA_KEYSTORE_PASSPHRASE`.
@@ -156,6 +166,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status(&args),
         Command::Run { config } => run(&config),
         Command::Rekey { keystore } => rekey(&keystore),
+        Command::Group { config } => group(&config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -261,6 +272,30 @@ fn append_summary_row(
         summary.double_spend_refusals
     );
     file.write_all(row.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `igra group --config F`.
+fn group(path: &std::path::Path) -> Result<(), String> {
+    let file = NodeFile::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config = file.node_config().map_err(|e| format!("{}: {e}", path.display()))?;
+    let group = &config.group;
+    let script = MultisigScript::for_group(group).map_err(|e| format!("group script: {e}"))?;
+    let network = group.config().network;
+    let address = address_for_script(&script.script_public_key(), Prefix::from(network))
+        .ok_or("the group's script has no address")?;
+    println!("group     {}", group.id());
+    println!("shape     {}-of-{} on {network:?}", group.threshold(), group.size());
+    println!("address   {}", address.encode());
+    println!("script    {}", hex::encode(script.script()));
+    for (i, member) in (0u8..).zip(group.members()) {
+        let me = if MemberIndex(i) == config.me { "  (this node)" } else { "" };
+        println!(
+            "member {i:<2} identity {} signing {}{me}",
+            hex::encode(member.identity.0),
+            hex::encode(member.signing.0)
+        );
+    }
+    Ok(())
 }
 
 /// `igra run --config F`.
