@@ -91,19 +91,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         match flag.as_str() {
             "--events" => parsed.events = value()?.parse().map_err(|e| format!("--events: {e}"))?,
             "--every" => parsed.every = value()?.parse().map_err(|e| format!("--every: {e}"))?,
-            "--shape" => {
-                let text = value()?;
-                let parts: Vec<&str> = text.split('x').collect();
-                let [n, m, i] = parts.as_slice() else {
-                    return Err(format!("--shape {text:?} is not NxMxI"));
-                };
-                parsed.shape = Shape {
-                    n: n.parse().map_err(|e| format!("--shape n: {e}"))?,
-                    m: m.parse().map_err(|e| format!("--shape m: {e}"))?,
-                    inputs: i.parse().map_err(|e| format!("--shape inputs: {e}"))?,
-                };
-                parsed.shape.check().map_err(|e| e.to_string())?;
-            }
+            "--shape" => parsed.shape = value()?.parse()?,
             "--policy-window-ms" => {
                 parsed.window_ms = Some(value()?.parse().map_err(|e| format!("--policy-window-ms: {e}"))?);
             }

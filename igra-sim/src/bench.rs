@@ -76,6 +76,25 @@ impl Shape {
     }
 }
 
+impl core::str::FromStr for Shape {
+    type Err = String;
+
+    /// `NxMxI` (members x threshold x inputs), checked with [`Shape::check`].
+    fn from_str(text: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = text.trim().split('x').collect();
+        let [n, m, i] = parts.as_slice() else {
+            return Err(format!("shape {text:?} is not NxMxI (members x threshold x inputs)"));
+        };
+        let shape = Self {
+            n: n.parse().map_err(|e| format!("shape {text:?}: n: {e}"))?,
+            m: m.parse().map_err(|e| format!("shape {text:?}: m: {e}"))?,
+            inputs: i.parse().map_err(|e| format!("shape {text:?}: inputs: {e}"))?,
+        };
+        shape.check().map_err(|e| e.to_string())?;
+        Ok(shape)
+    }
+}
+
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-of-{}, {}-input", self.m, self.n, self.inputs)

@@ -11,21 +11,7 @@ pub(crate) const DEFAULT_SHAPES: &str = "5x3x2,15x8x2,5x3x1,5x3x10,3x2x100,3x2x2
 
 /// Parses `NxMxI[,NxMxI...]`.
 pub(crate) fn parse_shapes(text: &str) -> Result<Vec<Shape>, String> {
-    text.split(',')
-        .map(|s| {
-            let parts: Vec<&str> = s.trim().split('x').collect();
-            let [n, m, i] = parts.as_slice() else {
-                return Err(format!("shape {s:?} is not NxMxI (members x threshold x inputs)"));
-            };
-            let shape = Shape {
-                n: n.parse().map_err(|e| format!("shape {s:?}: n: {e}"))?,
-                m: m.parse().map_err(|e| format!("shape {s:?}: m: {e}"))?,
-                inputs: i.parse().map_err(|e| format!("shape {s:?}: inputs: {e}"))?,
-            };
-            shape.check().map_err(|e| e.to_string())?;
-            Ok(shape)
-        })
-        .collect()
+    text.split(',').map(str::parse).collect()
 }
 
 /// Time spent inside each node's calls.
