@@ -32,9 +32,7 @@ use igra_proto::kaspa::sighash::{SigHashType, SighashContext};
 use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA, Transaction, TransactionOutput, UtxoEntry};
 use igra_proto::node::EventUpdate;
 use igra_proto::{EventId, Instant, LocalSigner, MemberIndex, Network, Signer, TransactionId};
-use support::kaspad::{
-    COINBASE_MATURITY, Kaspad, Miner, accepted_transactions, binary, install_dir, spendable_entries,
-};
+use support::kaspad::{COINBASE_MATURITY, Kaspad, Miner, accepted_transactions, spendable_entries};
 
 const EVENTS: u64 = 24;
 /// Blocks mined per second while the group runs (simnet's 10 BPS, doubled to keep the test short).
@@ -109,21 +107,10 @@ async fn wait_for(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn a_group_pays_a_batch_of_events_through_kaspad_and_survives_a_restart() {
-    let Some(bin) = binary() else {
-        eprintln!(
-            "SKIPPED kaspad e2e: no kaspad in {} (install it with scripts/install-kaspad)",
-            install_dir().display()
-        );
+    let Some((mut node, rpc, miner)) = Kaspad::simnet("kaspad e2e", COINBASE_MATURITY + 200).await else {
         return;
     };
     let clock = Clock::new();
-    let mut node = Kaspad::start(&bin);
-    let rpc = node.connect().await;
-    let info = rpc.server_info().await.expect("server info");
-    assert_eq!(info.network_id, "simnet");
-    assert!(info.has_utxo_index);
-    let miner = Miner::new(rpc.clone());
-    miner.mine(COINBASE_MATURITY + 200).await.expect("mined to maturity");
 
     let config = DevnetConfig {
         members: 5,
@@ -338,18 +325,10 @@ const FINALITY_DEPTH: u64 = 60;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn an_out_of_band_spend_kills_the_template_and_the_event_is_paid_once_in_the_next_epoch() {
-    let Some(bin) = binary() else {
-        eprintln!(
-            "SKIPPED kaspad e2e: no kaspad in {} (install it with scripts/install-kaspad)",
-            install_dir().display()
-        );
+    let Some((node, rpc, miner)) = Kaspad::simnet("kaspad e2e", COINBASE_MATURITY + 20).await else {
         return;
     };
     let clock = Clock::new();
-    let node = Kaspad::start(&bin);
-    let rpc = node.connect().await;
-    let miner = Miner::new(rpc.clone());
-    miner.mine(COINBASE_MATURITY + 20).await.expect("mined to maturity");
     let config = DevnetConfig {
         members: 5,
         threshold: 3,

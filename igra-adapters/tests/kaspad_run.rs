@@ -11,6 +11,8 @@
 //! Skipped (with a message, not failed) when kaspad is not installed in the cache directory
 //! (`scripts/install-kaspad`).
 
+#[path = "support/cli.rs"]
+mod cli;
 #[expect(dead_code, reason = "shared with kaspad_e2e; this test leaves the restart helpers unused")]
 mod support;
 
@@ -23,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use cli::{free_port, igra};
 use igra_adapters::api::client::ApiClient;
 use igra_adapters::api::view::{EventView, StateFilter};
 use igra_adapters::config::NodeFile;
@@ -38,11 +41,8 @@ use igra_proto::node::NodeConfig;
 use igra_proto::template::Payment;
 use igra_proto::wire::BoundedVec;
 use igra_proto::{EventId, Group, LocalSigner, Signer, TransactionId};
-use support::kaspad::{
-    COINBASE_MATURITY, Kaspad, Miner, accepted_transactions, binary, install_dir, spendable_entries,
-};
+use support::kaspad::{COINBASE_MATURITY, Kaspad, Miner, accepted_transactions, spendable_entries};
 
-const PASSPHRASE: &str = "correct horse battery staple";
 const MEMBERS: u8 = 3;
 const THRESHOLD: u8 = 2;
 /// Events paid; each goes to every member's API.
@@ -57,16 +57,6 @@ const BLOCKS_PER_SECOND: u64 = 20;
 const CONFIRM_DEPTH: u64 = 20;
 /// The template policy's default `min_input_depth`: funding must be this deep before it is spent.
 const MIN_INPUT_DEPTH: u64 = 100;
-
-fn igra() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_igra"));
-    cmd.env("IGRA_KEYSTORE_PASSPHRASE", PASSPHRASE).env_remove("IGRA_API_TOKEN");
-    cmd
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// The operator who attests the events (its identity key goes into `[attestation.operators]`).
 fn operator() -> LocalSigner {
@@ -267,21 +257,10 @@ fn keep_mining(rpc: KaspadRpc, keep: Arc<AtomicBool>) -> tokio::task::JoinHandle
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn igra_run_members_pay_events_through_a_real_kaspad() {
-    let Some(bin) = binary() else {
-        eprintln!(
-            "SKIPPED kaspad run: no kaspad in {} (install it with scripts/install-kaspad)",
-            install_dir().display()
-        );
+    let Some((node, rpc, miner)) = Kaspad::simnet("kaspad run", COINBASE_MATURITY + 20).await else {
         return;
     };
     let clock = Clock::new();
-    let node = Kaspad::start(&bin);
-    let rpc = node.connect().await;
-    let info = rpc.server_info().await.expect("server info");
-    assert_eq!(info.network_id, "simnet");
-    assert!(info.has_utxo_index);
-    let miner = Miner::new(rpc.clone());
-    miner.mine(COINBASE_MATURITY + 20).await.expect("mined to maturity");
 
     // The operator's side: keys from `igra keygen`, one node file per member.
     let dir = tempfile::tempdir().unwrap();

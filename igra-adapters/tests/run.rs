@@ -10,17 +10,10 @@ use std::time::Duration;
 
 use igra_adapters::api::client::ApiClient;
 
-const PASSPHRASE: &str = "correct horse battery staple";
+#[path = "support/cli.rs"]
+mod cli;
 
-fn igra() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_igra"));
-    cmd.env("IGRA_KEYSTORE_PASSPHRASE", PASSPHRASE).env_remove("IGRA_API_TOKEN");
-    cmd
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use cli::{free_port, igra};
 
 /// A 1-of-1 group's node file for the member `igra keygen` created at `keystore`.
 fn node_file(dir: &Path, member_entry: &str, api_port: u16) -> String {

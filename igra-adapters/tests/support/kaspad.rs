@@ -2,7 +2,6 @@
 //! ports with a temporary app directory, a miner driving `getBlockTemplate`/`submitBlock`, and funding
 //! of an address from matured coinbase outputs through transactions signed with igra-proto.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -42,7 +41,10 @@ pub(crate) fn binary() -> Option<PathBuf> {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// A running kaspad; killed on drop.
@@ -106,6 +108,27 @@ impl Kaspad {
     pub(crate) fn restart(&mut self) {
         self.stop();
         self.spawn();
+    }
+
+    /// A simnet kaspad with a UTXO index, a connection to it and a miner that has mined `blocks`; `None`
+    /// (after saying the test named `test` is skipped, and how to install kaspad) when kaspad is not
+    /// installed.
+    pub(crate) async fn simnet(test: &str, blocks: u64) -> Option<(Self, KaspadRpc, Miner)> {
+        let Some(bin) = binary() else {
+            eprintln!(
+                "SKIPPED {test}: no kaspad in {} (install it with scripts/install-kaspad)",
+                install_dir().display()
+            );
+            return None;
+        };
+        let node = Self::start(&bin);
+        let rpc = node.connect().await;
+        let info = rpc.server_info().await.expect("server info");
+        assert_eq!(info.network_id, "simnet");
+        assert!(info.has_utxo_index);
+        let miner = Miner::new(rpc.clone());
+        miner.mine(blocks).await.expect("mined to maturity");
+        Some((node, rpc, miner))
     }
 
     /// A connection, retried until kaspad answers (it takes a few seconds to open its RPC).
