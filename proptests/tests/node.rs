@@ -377,29 +377,14 @@ fn hostile_inputs_are_refused_counted_and_harmless() {
 /// snapshot's last output into its place: a key left behind would make the builder pick that one.
 #[test]
 fn a_reported_spend_removes_the_output_and_its_order_key_together() {
-    use igra_proto::template::{BuildRequest, build};
     let mut c = Cluster::new(5, 3);
     let event = c.event(18, 3 * SOMPI_PER_KASPA);
     let id = event.id();
     let view = c.views[0].clone();
     assert!(view.len() >= 3, "a snapshot of several outputs");
-    let reserved = std::collections::BTreeSet::new();
-    let policy = c.configs[0].template_policy;
-    let template_of = |utxos: &[igra_proto::template::Utxo]| {
-        build(&BuildRequest {
-            event_id: id,
-            epoch: 0,
-            round: 0,
-            payment: &event.payment,
-            group_script: &c.script,
-            policy: &policy,
-            utxos,
-            output_keys: None,
-            reserved: &reserved,
-            virtual_daa_score: DAA + 1,
-        })
-        .unwrap()
-    };
+    assert_eq!(c.configs[0].template_policy, TemplatePolicy::default());
+    let template_of =
+        |utxos: &[igra_proto::template::Utxo]| round_zero_template(&c, id, &event.payment, utxos, DAA + 1);
     let first = template_of(&view).transaction.inputs[0].previous_outpoint;
     let smaller: Vec<_> = view.iter().filter(|u| u.outpoint != first).cloned().collect();
     let expected = template_of(&smaller).hash();
@@ -418,21 +403,31 @@ fn a_reported_spend_removes_the_output_and_its_order_key_together() {
 
 /// A template for event `id` that pays an attacker instead of the event's destination.
 fn thieving_template(c: &Cluster, id: EventId, amount: u64) -> igra_proto::template::Template {
-    use igra_proto::template::{BuildRequest, build};
     let theft = Payment { destination: pay_to_pubkey(&SigningPublicKey([0x66; 32])), amount };
-    let reserved = std::collections::BTreeSet::new();
-    let policy = TemplatePolicy::default();
+    round_zero_template(c, id, &theft, &c.views[4], DAA)
+}
+
+/// The round-0, epoch-0 template of event `id` paying `payment` from `utxos`, nothing reserved, with
+/// the group's default template policy.
+fn round_zero_template(
+    c: &Cluster,
+    id: EventId,
+    payment: &Payment,
+    utxos: &[igra_proto::template::Utxo],
+    virtual_daa_score: u64,
+) -> igra_proto::template::Template {
+    use igra_proto::template::{BuildRequest, build};
     build(&BuildRequest {
         event_id: id,
         epoch: 0,
         round: 0,
-        payment: &theft,
+        payment,
         group_script: &c.script,
-        policy: &policy,
-        utxos: &c.views[4],
+        policy: &TemplatePolicy::default(),
+        utxos,
         output_keys: None,
-        reserved: &reserved,
-        virtual_daa_score: DAA,
+        reserved: &std::collections::BTreeSet::new(),
+        virtual_daa_score,
     })
     .unwrap()
 }

@@ -283,22 +283,29 @@ fn recorded_spender() -> TransactionId {
     TransactionId(BlockHash::parse(recorded::SPENDER).unwrap().0)
 }
 
+/// The `utxosChangedNotification` that removes the recorded spent output.
+fn recorded_removal() -> String {
+    json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
+        "added": [], "removed": [entry(recorded::SPENT, 0, 5)]}}})
+    .to_string()
+}
+
+/// The news of the recorded spend, attributed to its spender at its accepting block's DAA score.
+fn recorded_spend() -> Input {
+    Input::Chain(ChainEvent::Spent {
+        outpoint: recorded_outpoint(),
+        by: recorded_spender(),
+        daa_score: recorded::ACCEPTING_DAA,
+    })
+}
+
 #[tokio::test]
 async fn a_spend_by_a_stranger_is_found_on_the_virtual_chain() {
     let fake = Fake::start("simnet").await;
     let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
     assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
-    let note = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
-        "added": [], "removed": [entry(recorded::SPENT, 0, 5)]}}});
-    fake.send(Some(note.to_string())).await;
-    assert_eq!(
-        next_news(&news).await,
-        Input::Chain(ChainEvent::Spent {
-            outpoint: recorded_outpoint(),
-            by: recorded_spender(),
-            daa_score: recorded::ACCEPTING_DAA
-        })
-    );
+    fake.send(Some(recorded_removal())).await;
+    assert_eq!(next_news(&news).await, recorded_spend());
     until(|| client.stats().attributed_spends == 1).await;
     let stats = client.stats();
     assert_eq!((stats.unresolved_spends, stats.attribution_failures, stats.blocks_fetched), (0, 0, 2));
@@ -314,18 +321,9 @@ async fn our_transaction_replaced_by_a_stranger_is_attributed_to_the_stranger() 
     let ours = spend(recorded_outpoint(), pay_to_script_hash(&[0x52]));
     client.request(ChainRequest::Submit { event_id: igra_proto::EventId([9; 32]), transaction: ours });
     until(|| client.stats().accepted == 1).await;
-    let note = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
-        "added": [], "removed": [entry(recorded::SPENT, 0, 5)]}}});
-    fake.send(Some(note.to_string())).await;
+    fake.send(Some(recorded_removal())).await;
     // The UTXO index holds no output of ours, so the chain is searched: the stranger spent it.
-    assert_eq!(
-        next_news(&news).await,
-        Input::Chain(ChainEvent::Spent {
-            outpoint: recorded_outpoint(),
-            by: recorded_spender(),
-            daa_score: recorded::ACCEPTING_DAA
-        })
-    );
+    assert_eq!(next_news(&news).await, recorded_spend());
     until(|| client.stats().attributed_spends == 1).await;
     assert!(fake.count("getUtxosByAddresses") >= 2, "verified in the index first");
 }
