@@ -11,7 +11,8 @@
 //!     [--policy-window-ms W] [--csv docs/perf/node-memory.csv]
 //! ```
 //!
-//! Figures and what they mean: docs/performance.md, "Memory".
+//! Figures and what they mean: docs/performance.md, "Memory". It lives in `igra-adapters` because a
+//! global allocator needs an `unsafe impl`, which only this crate's lints allow with a local `allow`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
