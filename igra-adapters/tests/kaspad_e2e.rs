@@ -48,6 +48,15 @@ struct Group {
     _data: tempfile::TempDir,
 }
 
+/// The kaspad clients' log (what they searched for and found), shown when a test fails.
+fn log_the_clients() {
+    // A second test in the same binary finds the subscriber set: that is fine.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("igra_adapters::kaspad=info"))
+        .with_test_writer()
+        .try_init();
+}
+
 fn free_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port")
 }
@@ -107,6 +116,7 @@ async fn wait_for(what: &str, seconds: u64, mut done: impl FnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn a_group_pays_a_batch_of_events_through_kaspad_and_survives_a_restart() {
+    log_the_clients();
     let Some((mut node, rpc, miner)) = Kaspad::simnet("kaspad e2e", COINBASE_MATURITY + 200).await else {
         return;
     };
@@ -325,6 +335,7 @@ const FINALITY_DEPTH: u64 = 60;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn an_out_of_band_spend_kills_the_template_and_the_event_is_paid_once_in_the_next_epoch() {
+    log_the_clients();
     let Some((node, rpc, miner)) = Kaspad::simnet("kaspad e2e", COINBASE_MATURITY + 20).await else {
         return;
     };

@@ -15,14 +15,24 @@
 //! so the node's finality clock (virtual DAA score minus the acceptance's DAA score) counts the same way
 //! for a spend found here as for one learned from `UtxosChanged`.
 //!
-//! The UTXO index follows the *virtual* state: a spend in the sink itself (accepted by the virtual, not
-//! yet by a chain block) is not found until the next chain block accepts it, so an unfinished search is
-//! retried (the chain blocks already scanned are not fetched again) a few times with growing delays.
+//! The UTXO index follows the *virtual* state: a removal is usually heard while its spender is accepted
+//! by the virtual only (it sits in the sink's merge set of the virtual, not yet in a chain block's), so
+//! it is found in the first chain block added *after* the chain the first attempt read. The search
+//! therefore looks near that chain's newest block, the *frontier*, first: each attempt scans the chain
+//! blocks added above the frontier (oldest first: the accepting block is the first of them), then those
+//! at or below it, newest first, down to a depth that doubles with each attempt ([`RECENT_DEPTH`],
+//! then twice that, ...; the last attempt goes down to the anchor). A search started before the
+//! accepting chain block exists thus spends a few `getBlock` calls, not its whole budget on the chain
+//! between the anchor and the sink (seen on simnet at 20 blocks per second: a first attempt walking
+//! 100 chain blocks down to the anchor ran out of calls before the accepting block was added). A
+//! removal heard late (its spender already below the frontier) is found by the deeper attempts. Chain
+//! blocks already scanned are not fetched again.
 //!
 //! Bounds: at most [`MAX_SPENDS_PER_SEARCH`] outputs per search, [`MAX_BLOCKS_PER_SEARCH`] `getBlock`
 //! calls per search (over all its attempts), [`SEARCH_ATTEMPTS`] attempts, and the client wraps a
-//! search in [`SEARCH_TIMEOUT`]. A search that ends without naming a spender counts the outputs as
-//! unresolved (as before: the node's Dead path does not start from them).
+//! search in [`SEARCH_TIMEOUT`]. An output a search does not attribute is handed to verification if
+//! the client has meanwhile learned a transaction spending it (its own submission racing the removal),
+//! and is otherwise counted unresolved (the node's Dead path does not start from it).
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -40,10 +50,15 @@ use super::wire::{BlockHash, BlockSummary, VirtualChain};
 pub const ATTRIBUTION_QUEUE: usize = 1_024;
 /// Outputs looked for in one search (the rest of the queue waits for the next one).
 pub const MAX_SPENDS_PER_SEARCH: usize = 64;
-/// `getBlock` calls one search may make, over all its attempts.
-pub const MAX_BLOCKS_PER_SEARCH: usize = 128;
+/// `getBlock` calls one search may make, over all its attempts: two per chain block (its header, then
+/// its one merged block when the chain is quiet), so the chain since the anchor (10 s, a hundred chain
+/// blocks at 10 blocks per second) fits, with room for wider merge sets near the frontier.
+pub const MAX_BLOCKS_PER_SEARCH: usize = 512;
 /// Attempts of one search (the first at once, then after 200 ms, 400 ms, ...).
 pub const SEARCH_ATTEMPTS: u32 = 6;
+/// How many chain blocks at or below the frontier the first attempt scans; each later attempt doubles
+/// it, and the last one scans down to the anchor.
+pub const RECENT_DEPTH: usize = 8;
 /// The first retry's delay; each further one doubles it.
 pub const FIRST_RETRY: Duration = Duration::from_millis(200);
 /// How long one search may take, all attempts together.
@@ -127,12 +142,22 @@ pub struct Search {
     scanned: HashSet<BlockHash>,
     blocks_fetched: usize,
     max_blocks: usize,
+    /// The newest chain block the first attempt read (the sink then).
+    frontier: Option<BlockHash>,
+    attempts: u32,
 }
 
 impl Search {
     /// A search for the spenders of `wanted`, making at most `max_blocks` `getBlock` calls.
     pub fn new(wanted: impl IntoIterator<Item = Outpoint>, max_blocks: usize) -> Self {
-        Self { wanted: wanted.into_iter().collect(), scanned: HashSet::new(), blocks_fetched: 0, max_blocks }
+        Self {
+            wanted: wanted.into_iter().collect(),
+            scanned: HashSet::new(),
+            blocks_fetched: 0,
+            max_blocks,
+            frontier: None,
+            attempts: 0,
+        }
     }
 
     /// Whether every spender was found.
@@ -168,30 +193,49 @@ impl Search {
         reader.block(hash, transactions).await.map(Some)
     }
 
-    /// One attempt: the chain added since `anchor`, newest chain block first, skipping those scanned
-    /// by an earlier attempt. Returns the spends found (each wanted output at most once, in the order
-    /// found).
+    /// One attempt: reads the chain added since `anchor`, then scans the chain blocks above the
+    /// frontier (oldest first), then those at or below it (newest first) down to this attempt's depth
+    /// (the [`SEARCH_ATTEMPTS`]th attempt and later: down to the anchor), skipping those scanned by an
+    /// earlier attempt. Returns the spends found (each wanted output at most once, in the order found).
     pub async fn step<R: ChainReader>(
         &mut self,
         reader: &R,
         anchor: BlockHash,
     ) -> Result<Vec<ChainEvent>, KaspadError> {
         let chain = reader.virtual_chain_from(anchor).await?;
+        let attempt = self.attempts;
+        self.attempts = self.attempts.saturating_add(1);
+        if self.frontier.is_none() {
+            self.frontier = chain.added.last().copied();
+        }
+        // A frontier a reorg took off the chain: everything read now is at or below it.
+        let split = self
+            .frontier
+            .and_then(|f| chain.added.iter().position(|b| *b == f))
+            .map_or(chain.added.len(), |i| i + 1);
+        let depth = if attempt + 1 >= SEARCH_ATTEMPTS {
+            split
+        } else {
+            RECENT_DEPTH.checked_shl(attempt).unwrap_or(usize::MAX).min(split)
+        };
+        let (below, above) = chain.added.split_at(split);
+        let order: Vec<BlockHash> =
+            above.iter().chain(below[split - depth..].iter().rev()).copied().collect();
         let accepted: HashMap<BlockHash, HashSet<TransactionId>> =
             chain.accepted.into_iter().map(|(block, ids)| (block, ids.into_iter().collect())).collect();
         let mut news = Vec::new();
-        for chain_block in chain.added.iter().rev() {
+        for chain_block in order {
             if self.wanted.is_empty() {
                 break;
             }
-            if self.scanned.contains(chain_block) {
+            if self.scanned.contains(&chain_block) {
                 continue;
             }
-            let Some(ids) = accepted.get(chain_block).filter(|ids| !ids.is_empty()) else {
-                self.scanned.insert(*chain_block);
+            let Some(ids) = accepted.get(&chain_block).filter(|ids| !ids.is_empty()) else {
+                self.scanned.insert(chain_block);
                 continue;
             };
-            let Some(header) = self.fetch(reader, *chain_block, false).await? else { break };
+            let Some(header) = self.fetch(reader, chain_block, false).await? else { break };
             for merged in &header.merge_set {
                 let Some(block) = self.fetch(reader, *merged, true).await? else { return Ok(news) };
                 for (id, spends) in &block.transactions {
@@ -209,7 +253,7 @@ impl Search {
                     }
                 }
             }
-            self.scanned.insert(*chain_block);
+            self.scanned.insert(chain_block);
         }
         Ok(news)
     }
@@ -322,6 +366,123 @@ mod tests {
             search.step(&node, hash(MERGED)).await,
             Err(KaspadError::Rpc { method: "getBlock", .. })
         ));
+    }
+
+    /// A quiet chain: chain block `i` merges one block holding its coinbase and, for the chain blocks
+    /// in `spends`, a transaction spending [`spent`] that the chain block accepts.
+    struct Quiet {
+        chain_blocks: Mutex<usize>,
+        spends: Vec<usize>,
+        calls: Mutex<usize>,
+    }
+
+    impl Quiet {
+        fn new(chain_blocks: usize, spends: Vec<usize>) -> Self {
+            Self { chain_blocks: Mutex::new(chain_blocks), spends, calls: Mutex::default() }
+        }
+
+        fn hash(i: usize, merged: bool) -> BlockHash {
+            let mut h = [u8::from(merged); 32];
+            h[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            BlockHash(h)
+        }
+
+        fn index(h: BlockHash) -> (usize, bool) {
+            let i = u64::from_le_bytes(h.0[..8].try_into().unwrap());
+            (usize::try_from(i).unwrap(), h.0[8] == 1)
+        }
+
+        fn transactions(&self, i: usize) -> Vec<(TransactionId, Vec<Outpoint>)> {
+            let coinbase = TransactionId(Self::hash(i, false).0);
+            let mut txs = vec![(coinbase, Vec::new())];
+            if self.spends.contains(&i) {
+                txs.push((txid(SPENDER), vec![spent()]));
+            }
+            txs
+        }
+
+        fn grow(&self, by: usize) {
+            *self.chain_blocks.lock().unwrap() += by;
+        }
+
+        fn calls(&self) -> usize {
+            *self.calls.lock().unwrap()
+        }
+    }
+
+    impl ChainReader for Quiet {
+        async fn virtual_chain_from(&self, start: BlockHash) -> Result<VirtualChain, KaspadError> {
+            assert_eq!(start, Self::hash(0, false), "the search starts at its anchor");
+            let tip = *self.chain_blocks.lock().unwrap();
+            let added: Vec<BlockHash> = (1..=tip).map(|i| Self::hash(i, false)).collect();
+            let accepted = (1..=tip)
+                .map(|i| (Self::hash(i, false), self.transactions(i).into_iter().map(|(id, _)| id).collect()))
+                .collect();
+            Ok(VirtualChain { removed: Vec::new(), added, accepted })
+        }
+
+        async fn block(&self, h: BlockHash, include_transactions: bool) -> Result<BlockSummary, KaspadError> {
+            *self.calls.lock().unwrap() += 1;
+            let (i, merged) = Self::index(h);
+            assert_eq!(merged, include_transactions, "headers of chain blocks, transactions of merged ones");
+            Ok(BlockSummary {
+                hash: h,
+                daa_score: 1_000 + i as u64,
+                merge_set: if merged { Vec::new() } else { vec![Self::hash(i, true)] },
+                transactions: if merged { self.transactions(i) } else { Vec::new() },
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_spend_accepted_after_the_first_attempt_is_found_above_the_frontier() {
+        // 200 chain blocks above the anchor: more than the budget allows walking twice.
+        let node = Quiet::new(200, vec![201]);
+        let anchor = Quiet::hash(0, false);
+        let mut search = Search::new([spent()], MAX_BLOCKS_PER_SEARCH);
+        assert!(search.step(&node, anchor).await.unwrap().is_empty(), "not accepted by a chain block yet");
+        assert_eq!(node.calls(), 2 * RECENT_DEPTH, "the first attempt looked near the sink only");
+        node.grow(3);
+        let news = search.step(&node, anchor).await.unwrap();
+        assert_eq!(news, vec![ChainEvent::Spent { outpoint: spent(), by: txid(SPENDER), daa_score: 1_201 }]);
+        assert_eq!(node.calls(), 2 * RECENT_DEPTH + 2, "the first block above the frontier, first");
+        assert!(search.is_done());
+    }
+
+    #[tokio::test]
+    async fn a_spend_below_the_frontier_is_found_by_a_deeper_attempt() {
+        // Heard late: accepted 50 chain blocks below the sink the first attempt read.
+        let node = Quiet::new(200, vec![150]);
+        let anchor = Quiet::hash(0, false);
+        let mut search = Search::new([spent()], MAX_BLOCKS_PER_SEARCH);
+        let mut found_at = None;
+        for attempt in 0..SEARCH_ATTEMPTS {
+            let news = search.step(&node, anchor).await.unwrap();
+            if !news.is_empty() {
+                assert_eq!(
+                    news[0],
+                    ChainEvent::Spent { outpoint: spent(), by: txid(SPENDER), daa_score: 1_150 }
+                );
+                found_at = Some(attempt);
+                break;
+            }
+        }
+        // Depths 8, 16, 32, 64: the fourth attempt reaches 51 blocks down, each block fetched once.
+        assert_eq!(found_at, Some(3));
+        assert_eq!(node.calls(), 2 * 51);
+    }
+
+    #[tokio::test]
+    async fn the_last_attempt_scans_down_to_the_anchor() {
+        let node = Quiet::new(400, vec![2]);
+        let anchor = Quiet::hash(0, false);
+        let mut search = Search::new([spent()], 2 * 400);
+        for _ in 0..SEARCH_ATTEMPTS - 1 {
+            assert!(search.step(&node, anchor).await.unwrap().is_empty());
+        }
+        assert_eq!(node.calls(), 2 * (RECENT_DEPTH << 4), "depths 8 to 128, no block fetched twice");
+        let news = search.step(&node, anchor).await.unwrap();
+        assert_eq!(news, vec![ChainEvent::Spent { outpoint: spent(), by: txid(SPENDER), daa_score: 1_002 }]);
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod recorded;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -474,7 +474,7 @@ async fn submit(shared: &Arc<Shared>, rpc: &KaspadRpc, event_id: igra_proto::Eve
         SubmitOutcome::AlreadyAccepted => {
             shared.stats().accepted += 1;
             let inputs: Vec<Outpoint> = tx.inputs.iter().map(|i| i.previous_outpoint).collect();
-            verify(shared, rpc, id, &inputs).await;
+            verify(shared, rpc, id, &inputs, IfNotFound::Search).await;
         }
         SubmitOutcome::DoubleSpend { outpoint, spender } => {
             shared.stats().double_spends += 1;
@@ -515,19 +515,34 @@ fn on_notification(shared: &Arc<Shared>, rpc: &KaspadRpc, note: Notification) {
             }
             for (id, spent) in resolution.verify {
                 let (shared, rpc) = (Arc::clone(shared), rpc.clone());
-                tokio::spawn(async move { verify(&shared, &rpc, id, &spent).await });
+                tokio::spawn(async move { verify(&shared, &rpc, id, &spent, IfNotFound::Search).await });
             }
         }
     }
 }
 
+/// What [`verify`] does with the outputs when the transaction is not found accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IfNotFound {
+    /// Queue them for a search of the virtual chain.
+    Search,
+    /// Nothing: a search already ended without naming their spender (the caller counts them).
+    Report,
+}
+
 /// Checks in the UTXO index whether remembered transaction `id` was accepted (an output of it exists)
-/// and if so reports it and the outputs it spent.
-async fn verify(shared: &Shared, rpc: &KaspadRpc, id: TransactionId, spent: &[Outpoint]) {
+/// and if so reports it and the outputs it spent. Returns whether it was found.
+async fn verify(
+    shared: &Shared,
+    rpc: &KaspadRpc,
+    id: TransactionId,
+    spent: &[Outpoint],
+    if_not: IfNotFound,
+) -> bool {
     let prefix = Prefix::from(shared.config.network);
     let addresses: Vec<String> = {
         let known = lock(&shared.known);
-        let Some(tx) = known.get(&id) else { return };
+        let Some(tx) = known.get(&id) else { return false };
         let mut list: Vec<String> = tx
             .outputs
             .iter()
@@ -542,15 +557,18 @@ async fn verify(shared: &Shared, rpc: &KaspadRpc, id: TransactionId, spent: &[Ou
                 for event in news::verified(id, found.utxo.entry.block_daa_score, spent) {
                     shared.send(Input::Chain(event));
                 }
-            } else {
-                // Not accepted (or every output of it already spent again): another transaction spent
-                // these outputs, or this one did and left no trace in the index. The chain knows.
+                return true;
+            }
+            // Not accepted (or every output of it already spent again): another transaction spent
+            // these outputs, or this one did and left no trace in the index. The chain knows.
+            if if_not == IfNotFound::Search {
                 tracing::info!(transaction = %id, "no output of the transaction is in the UTXO index; searching the chain");
                 shared.attribute(spent);
             }
         }
         Err(e) => tracing::warn!(transaction = %id, error = %e, "cannot verify an acceptance"),
     }
+    false
 }
 
 /// The attribution task of one session: searches the virtual chain for the spenders of queued outputs
@@ -586,7 +604,6 @@ async fn attribute(shared: Arc<Shared>, rpc: KaspadRpc, mut queued: tokio::sync:
             stats.blocks_fetched += search.blocks_fetched() as u64;
             if !missing.is_empty() || outcome.is_err() {
                 stats.attribution_failures += 1;
-                stats.unresolved_spends += missing.len() as u64;
             }
         }
         if let Err(e) = &outcome {
@@ -594,8 +611,37 @@ async fn attribute(shared: Arc<Shared>, rpc: KaspadRpc, mut queued: tokio::sync:
         } else if !missing.is_empty() {
             tracing::warn!(missing = ?missing, blocks = search.blocks_fetched(), "spenders not found on the virtual chain");
         }
+        let unresolved = verify_learned(&shared, &rpc, &missing).await;
+        if !unresolved.is_empty() {
+            shared.stats().unresolved_spends += unresolved.len() as u64;
+            tracing::warn!(outputs = ?unresolved, "spenders unresolved");
+        }
         shared.attributing.fetch_sub(queued, Ordering::AcqRel);
     }
+}
+
+/// Checks, for outputs a search did not attribute, the transactions the client has learned since that
+/// spend them (its own submission of a transaction another member's reached kaspad first, heard of
+/// after the removal): the UTXO index settles those. Returns the outputs still without a spender.
+async fn verify_learned(shared: &Shared, rpc: &KaspadRpc, missing: &[Outpoint]) -> Vec<Outpoint> {
+    let mut candidates: BTreeMap<TransactionId, Vec<Outpoint>> = BTreeMap::new();
+    {
+        let known = lock(&shared.known);
+        for outpoint in missing {
+            for id in known.spenders_of(outpoint) {
+                candidates.entry(*id).or_default().push(*outpoint);
+            }
+        }
+    }
+    let mut unresolved: BTreeSet<Outpoint> = missing.iter().copied().collect();
+    for (id, spent) in candidates {
+        if verify(shared, rpc, id, &spent, IfNotFound::Report).await {
+            for outpoint in &spent {
+                unresolved.remove(outpoint);
+            }
+        }
+    }
+    unresolved.into_iter().collect()
 }
 
 /// Runs `search`'s attempts from `anchor`, reporting spends as they are found.

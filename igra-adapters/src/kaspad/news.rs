@@ -78,7 +78,8 @@ impl Known {
         self.transactions.is_empty()
     }
 
-    fn spenders_of(&self, outpoint: &Outpoint) -> &[TransactionId] {
+    /// The remembered transactions spending `outpoint`.
+    pub fn spenders_of(&self, outpoint: &Outpoint) -> &[TransactionId] {
         self.spenders.get(outpoint).map_or(&[], Vec::as_slice)
     }
 }

@@ -27,6 +27,8 @@ struct Fake {
     url: String,
     network: &'static str,
     submit_error: Arc<Mutex<Option<String>>>,
+    /// Entries the UTXO index holds besides the group's one output.
+    index: Arc<Mutex<Vec<Value>>>,
     calls: Arc<Mutex<Vec<String>>>,
     push: Arc<Mutex<Option<mpsc::Sender<Option<String>>>>>,
 }
@@ -41,6 +43,7 @@ impl Fake {
             url: format!("ws://{}", listener.local_addr().unwrap()),
             network,
             submit_error: Arc::default(),
+            index: Arc::default(),
             calls: Arc::default(),
             push: Arc::default(),
         };
@@ -102,7 +105,11 @@ impl Fake {
                 "networkId": self.network, "hasUtxoIndex": true, "isSynced": true, "virtualDaaScore": 100})),
             "getBlockDagInfo" => Ok(json!({"network": self.network, "virtualDaaScore": 100})),
             "subscribe" => Ok(json!({"id": 1})),
-            "getUtxosByAddresses" => Ok(json!({"entries": [entry(TXID, 0, 5)]})),
+            "getUtxosByAddresses" => {
+                let mut entries = vec![entry(TXID, 0, 5)];
+                entries.extend(self.index.lock().unwrap().iter().cloned());
+                Ok(json!({ "entries": entries }))
+            }
             "submitTransaction" => match self.submit_error.lock().unwrap().clone() {
                 Some(message) => Err(message),
                 None => Ok(json!({"transactionId": TXID})),
@@ -397,4 +404,37 @@ async fn calls_time_out_and_fail_when_the_connection_closes() {
 #[test]
 fn starting_outside_a_runtime_is_a_typed_error() {
     assert!(matches!(KaspadClient::start(config("ws://127.0.0.1:1")), Err(KaspadError::NoRuntime)));
+}
+
+#[tokio::test]
+async fn a_spender_submitted_after_the_removal_is_settled_by_the_utxo_index() {
+    // Another member's transaction reached kaspad first: the removal is heard before this client
+    // submits (and so remembers) the same transaction, and the recorded chain does not hold it.
+    let fake = Fake::start("simnet").await;
+    let (client, news) = KaspadClient::start(KaspadConfig {
+        attribution_retry: Duration::from_millis(50),
+        ..config(&fake.url)
+    })
+    .unwrap();
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    let input = Outpoint { transaction_id: TransactionId([3; 32]), index: 1 };
+    let removal = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
+        "added": [], "removed": [entry(&hex::encode([3u8; 32]), 1, 5)]}}});
+    fake.send(Some(removal.to_string())).await;
+    until(|| fake.count("getVirtualChainFromBlock") >= 1).await;
+    let tx = spend(input, pay_to_script_hash(&[0x52]));
+    let id = transaction_id(&tx);
+    fake.index.lock().unwrap().push(entry(&id.to_string(), 0, 77));
+    client.request(ChainRequest::Submit { event_id: igra_proto::EventId([9; 32]), transaction: tx });
+    assert_eq!(
+        next_news(&news).await,
+        Input::Chain(ChainEvent::Accepted { transaction_id: id, daa_score: 77 })
+    );
+    assert_eq!(
+        next_news(&news).await,
+        Input::Chain(ChainEvent::Spent { outpoint: input, by: id, daa_score: 77 })
+    );
+    until(|| client.stats().attribution_failures == 1).await;
+    let stats = client.stats();
+    assert_eq!((stats.attributed_spends, stats.unresolved_spends), (0, 0), "settled, not searched again");
 }
