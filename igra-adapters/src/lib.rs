@@ -18,6 +18,7 @@ pub mod kaspad;
 pub mod keystore;
 pub mod member;
 pub mod metrics;
+pub mod operator;
 pub mod runner;
 pub mod storage;
 pub mod transport;

@@ -2,8 +2,9 @@
 //! each an `igra run` process with its own keystore (`igra keygen`), LMDB directory, peer port and API
 //! port, all reading node files that point `[kaspad] url` at one kaspad's wRPC JSON listener. The group's
 //! P2SH address (derived from the node file with igra-proto) is funded from matured coinbase outputs; once
-//! every member reports ready, operator-attested events go in through every member's `POST /v1/events`,
-//! blocks keep coming, and every event must show `confirmed` on every member's `GET /v1/events/{id}`.
+//! every member reports ready, operator-attested events (approved with `igra approve` by an operator
+//! whose keystore `igra keygen` made, joined and submitted by `igra event --api`) go in through every
+//! member's `POST /v1/events`, blocks keep coming, and every event must show `confirmed` on every member's `GET /v1/events/{id}`.
 //! Then kaspad's UTXO index must hold each destination's amount exactly once, every payment must be on
 //! the selected chain with a fee at least the relay minimum for its mass, the fees must be all the group
 //! lost, and every member must stop cleanly on SIGTERM.
@@ -31,16 +32,14 @@ use igra_adapters::api::view::{EventView, StateFilter};
 use igra_adapters::config::NodeFile;
 use igra_adapters::kaspad::KaspadRpc;
 use igra_adapters::runner::Clock;
-use igra_proto::event::operators::{OperatorAttestation, approve};
-use igra_proto::event::{Attestation, Event, EventSource, SourceKind};
+use igra_proto::event::{EventSource, SourceKind, event_id};
 use igra_proto::kaspa::address::Prefix;
 use igra_proto::kaspa::mass::MassReport;
 use igra_proto::kaspa::script::{MultisigScript, address_for_script, pay_to_pubkey};
 use igra_proto::kaspa::tx::{SOMPI_PER_KASPA, ScriptPublicKey, UtxoEntry};
 use igra_proto::node::NodeConfig;
 use igra_proto::template::Payment;
-use igra_proto::wire::BoundedVec;
-use igra_proto::{EventId, Group, LocalSigner, Signer, TransactionId};
+use igra_proto::{EventId, LocalSigner, Signer, TransactionId};
 use support::kaspad::{COINBASE_MATURITY, Kaspad, Miner, accepted_transactions, spendable_entries};
 
 const MEMBERS: u8 = 3;
@@ -57,11 +56,6 @@ const BLOCKS_PER_SECOND: u64 = 20;
 const CONFIRM_DEPTH: u64 = 20;
 /// The template policy's default `min_input_depth`: funding must be this deep before it is spent.
 const MIN_INPUT_DEPTH: u64 = 100;
-
-/// The operator who attests the events (its identity key goes into `[attestation.operators]`).
-fn operator() -> LocalSigner {
-    LocalSigner::from_secrets([0x0a; 32], [0x0b; 32]).expect("a valid key")
-}
 
 /// One member's files and ports.
 struct Seat {
@@ -216,23 +210,54 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || call(&api)).await.expect("the API call ran")
 }
 
-/// Operator-attested event `k`: `k + 1` KAS to its own fresh P2PK destination.
-fn event(group: &Group, k: u8) -> (Event, ScriptPublicKey) {
+/// Operator-attested event `k` (`k + 1` KAS to its own fresh P2PK destination) made and submitted the
+/// operator's way: `igra approve` with the operator's keystore, then `igra event --api` to every
+/// member. Returns the event id (checked against the library's) and the destination.
+async fn submit_by_hand(
+    config: &Path,
+    keystore: &Path,
+    apis: &[String],
+    k: u8,
+) -> (EventId, ScriptPublicKey) {
     let payee = LocalSigner::from_secrets([0x60 + k; 32], [0x80 + k; 32]).expect("a valid key");
     let destination = pay_to_pubkey(&payee.signing_public_key());
     let mut external_id = [0u8; 32];
     external_id[0] = k;
     external_id[1..9].copy_from_slice(b"kaspadrn");
-    let mut event = Event {
-        source: EventSource { kind: SourceKind::Operators, id: 0 },
-        external_id,
-        payment: Payment { destination: destination.clone(), amount: amount(k) },
-        attestation: Attestation::Operators(OperatorAttestation { approvals: BoundedVec::new() }),
-    };
-    let approval = approve(&operator(), 0, group.id(), &event.id()).expect("an approval");
-    let approvals = vec![approval].try_into().expect("one approval fits");
-    event.attestation = Attestation::Operators(OperatorAttestation { approvals });
-    (event, destination)
+    let withdrawal: Vec<String> = vec![
+        "--config".into(),
+        config.display().to_string(),
+        "--external-id".into(),
+        hex::encode(external_id),
+        "--to".into(),
+        address(&destination),
+        "--amount".into(),
+        amount(k).to_string(),
+    ];
+    let mut approve_args = vec!["approve".into(), "--keystore".into(), keystore.display().to_string()];
+    approve_args.extend(withdrawal.iter().cloned());
+    let approval = run_igra(approve_args).await;
+    let mut event_args = vec!["event".into(), "--approval".into(), approval.trim().to_owned()];
+    event_args.extend(withdrawal);
+    for api in apis {
+        event_args.extend(["--api".into(), api.clone()]);
+    }
+    let taken = run_igra(event_args).await;
+    let payment = Payment { destination: destination.clone(), amount: amount(k) };
+    let id = event_id(EventSource { kind: SourceKind::Operators, id: 0 }, &external_id, &payment);
+    let approved: serde_json::Value = serde_json::from_str(&approval).expect("an approval");
+    assert_eq!(approved["event_id"].as_str(), Some(id.to_string().as_str()), "igra approve: {approval}");
+    assert_eq!(taken.matches(&format!("took event {id}")).count(), apis.len(), "igra event: {taken}");
+    (id, destination)
+}
+
+/// Runs `igra` off the runtime's threads; its standard output, after checking it succeeded.
+async fn run_igra(args: Vec<String>) -> String {
+    let out = tokio::task::spawn_blocking(move || igra().args(&args).output().expect("igra runs"))
+        .await
+        .expect("the command ran");
+    assert!(out.status.success(), "igra: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8")
 }
 
 fn amount(k: u8) -> u64 {
@@ -266,10 +291,13 @@ async fn igra_run_members_pay_events_through_a_real_kaspad() {
     let dir = tempfile::tempdir().unwrap();
     let seats: Vec<Seat> =
         (0..MEMBERS).map(|i| Seat::keygen(dir.path().join(format!("member-{i}")))).collect();
-    let operator_key = hex::encode(operator().identity_public_key().0);
+    // The operator who approves the events: a keystore from `igra keygen` like a member's, whose
+    // identity key goes into `[attestation.operators]`.
+    let operator = Seat::keygen(dir.path().join("operator"));
+    let (operator_key, operator_keystore) = (&operator.identity, operator.dir.join("member.key"));
     let mut configs: Vec<NodeConfig> = Vec::new();
     for (i, seat) in seats.iter().enumerate() {
-        std::fs::write(seat.config(), node_file(&seats, i, &node.url, &operator_key)).unwrap();
+        std::fs::write(seat.config(), node_file(&seats, i, &node.url, operator_key)).unwrap();
         let file = NodeFile::load(&seat.config()).expect("a valid node file");
         configs.push(file.node_config().expect("a valid node configuration"));
     }
@@ -315,16 +343,13 @@ async fn igra_run_members_pay_events_through_a_real_kaspad() {
         assert!(session.contains(&group_address), "no `kaspad session ready` naming {group_address}:\n{log}");
     }
 
-    // Every event through every member's API.
+    // Every event through every member's API, approved and submitted with `igra approve` and
+    // `igra event`.
+    let urls: Vec<String> = seats.iter().map(|s| format!("http://127.0.0.1:{}", s.api_port)).collect();
     let mut events: BTreeMap<EventId, (u8, ScriptPublicKey)> = BTreeMap::new();
     for k in 0..EVENTS {
-        let (event, destination) = event(&group, k);
-        for api in &apis {
-            let sent = event.clone();
-            let id = blocking(api, move |api| api.submit(&sent)).await;
-            assert_eq!(id.as_ref().ok(), Some(&event.id()), "member took event {k}: {id:?}");
-        }
-        events.insert(event.id(), (k, destination));
+        let (id, destination) = submit_by_hand(&seats[0].config(), &operator_keystore, &urls, k).await;
+        events.insert(id, (k, destination));
     }
 
     // Every member sees every event confirmed, all naming the same transaction.

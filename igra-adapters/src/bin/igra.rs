@@ -7,6 +7,8 @@
 //!   public keys as a `[[group.members]]` entry for the node file.
 //! - `igra group --config F`: prints the group a node file describes: its id, shape, network, the
 //!   multisig address to fund, the redeem script and the members.
+//! - `igra approve` / `igra event`: an operator's approval of a withdrawal, and the operator event made
+//!   of `k` approvals, checked as the members check it and optionally submitted to their APIs.
 
 use std::fmt::Write as _;
 use std::net::ToSocketAddrs;
@@ -23,11 +25,13 @@ use igra_adapters::devnet::{self, DevnetConfig};
 use igra_adapters::kaspad::{KaspadClient, KaspadConfig};
 use igra_adapters::keystore::{KdfParams, Keystore};
 use igra_adapters::member::{Member, MemberSpec, SharedSigner};
+use igra_adapters::operator::{ApprovalView, Withdrawal};
 use igra_adapters::runner::Clock;
 use igra_adapters::runner::{Smol, Tokio};
 use igra_adapters::storage::LmdbOptions;
-use igra_proto::kaspa::address::Prefix;
+use igra_proto::kaspa::address::{Address, Prefix};
 use igra_proto::kaspa::script::{MultisigScript, address_for_script};
+use igra_proto::node::NodeConfig;
 use igra_proto::{EventId, MemberIndex, Signer};
 use zeroize::Zeroizing;
 
@@ -79,6 +83,58 @@ enum Command {
         #[arg(long)]
         keystore: PathBuf,
     },
+    /// As an operator, approve a withdrawal for the group: prints the approval as one line of JSON.
+    /// The key is the identity key of the keystore (made by `igra keygen`; its passphrase from
+    /// `IGRA_KEYSTORE_PASSPHRASE`), which must be among the group's `[attestation.operators] keys`.
+    Approve {
+        #[command(flatten)]
+        withdrawal: WithdrawalArgs,
+        /// The operator's keystore.
+        #[arg(long)]
+        keystore: PathBuf,
+    },
+    /// Make the operator event of a withdrawal from its approvals, checked as every member will check
+    /// it; print it as the body of `POST /v1/events`, or submit it to each `--api`.
+    Event {
+        #[command(flatten)]
+        withdrawal: WithdrawalArgs,
+        /// An approval as `igra approve` printed it (JSON); once per operator.
+        #[arg(long = "approval", required = true)]
+        approvals: Vec<String>,
+        /// Submit the event to this member's API (repeat for each member) instead of printing it; the
+        /// bearer token, if the nodes need one, from `IGRA_API_TOKEN`.
+        #[arg(long)]
+        api: Vec<String>,
+    },
+}
+
+/// A withdrawal as the operators describe it.
+#[derive(Debug, clap::Args)]
+struct WithdrawalArgs {
+    /// A member's node file (any member's: the group and its operators are the same in each).
+    #[arg(long)]
+    config: PathBuf,
+    /// The request's id at its source, 64 hex characters: the same request always has the same id, so
+    /// it is paid at most once.
+    #[arg(long)]
+    external_id: String,
+    /// The payee's Kaspa address, on the group's network.
+    #[arg(long)]
+    to: String,
+    /// The amount in sompi.
+    #[arg(long)]
+    amount: u64,
+}
+
+impl WithdrawalArgs {
+    /// The withdrawal and the node configuration of the group.
+    fn read(&self) -> Result<(Withdrawal, NodeConfig), String> {
+        let file = NodeFile::load(&self.config).map_err(|e| format!("{}: {e}", self.config.display()))?;
+        let config = file.node_config().map_err(|e| format!("{}: {e}", self.config.display()))?;
+        let external_id = parse_id32(&self.external_id).ok_or("--external-id is 64 hex characters")?;
+        let to = Address::decode(&self.to).map_err(|e| format!("--to {}: {e}", self.to))?;
+        Ok((Withdrawal { external_id, to, amount: self.amount }, config))
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -167,6 +223,8 @@ fn main() -> ExitCode {
         Command::Run { config } => run(&config),
         Command::Rekey { keystore } => rekey(&keystore),
         Command::Group { config } => group(&config),
+        Command::Approve { withdrawal, keystore } => approve(&withdrawal, &keystore),
+        Command::Event { withdrawal, approvals, api } => event(&withdrawal, &approvals, &api),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -436,6 +494,58 @@ fn status(args: &StatusArgs) -> Result<(), String> {
 /// Prints an API answer as indented JSON.
 fn show<T: serde::Serialize>(value: &T) -> Result<(), String> {
     println!("{}", serde_json::to_string_pretty(value).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+/// `igra approve`.
+fn approve(args: &WithdrawalArgs, keystore: &std::path::Path) -> Result<(), String> {
+    let (withdrawal, config) = args.read()?;
+    let passphrase = Zeroizing::new(
+        std::env::var(PASSPHRASE_ENV)
+            .map_err(|_| format!("set {PASSPHRASE_ENV} to the keystore's passphrase"))?,
+    );
+    let signer = Keystore::open(keystore, &passphrase)
+        .and_then(|secrets| secrets.signer())
+        .map_err(|e| format!("{}: {e}", keystore.display()))?;
+    let approval = withdrawal.approve(&config, &signer).map_err(|e| e.to_string())?;
+    println!("{}", serde_json::to_string(&approval).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+/// `igra event`.
+fn event(args: &WithdrawalArgs, approvals: &[String], apis: &[String]) -> Result<(), String> {
+    let (withdrawal, config) = args.read()?;
+    let approvals = approvals
+        .iter()
+        .map(|a| ApprovalView::parse(a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let event = withdrawal.event(&config, &approvals).map_err(|e| e.to_string())?;
+    let id = event.id();
+    if apis.is_empty() {
+        let encoded = event.encode().map_err(|e| e.to_string())?;
+        println!("{}", serde_json::json!({ "event": hex::encode(encoded.as_slice()) }));
+        eprintln!("igra: event {id}");
+        return Ok(());
+    }
+    let token = std::env::var(TOKEN_ENV).ok();
+    let mut refused = 0;
+    for api in apis {
+        match ApiClient::new(api, token.clone()).submit(&event) {
+            Ok(answered) if answered == id => println!("{api}: took event {id}"),
+            Ok(other) => {
+                refused += 1;
+                eprintln!("igra: {api}: answered event id {other}, expected {id}");
+            }
+            Err(e) => {
+                refused += 1;
+                eprintln!("igra: {api}: {e}");
+            }
+        }
+    }
+    if refused > 0 {
+        return Err(format!("{refused} of {} nodes did not take event {id}", apis.len()));
+    }
     Ok(())
 }
 
