@@ -222,6 +222,9 @@ impl Shared {
     }
 
     fn send(&self, input: Input) {
+        if let Input::Chain(ChainEvent::Spent { outpoint, by, .. }) = &input {
+            lock(&self.known).note_spent(*outpoint, *by);
+        }
         if self.news.try_send(input).is_err() && !self.news.is_closed() {
             self.stats().dropped += 1;
             tracing::warn!("kaspad news dropped: the runner's chain queue is full");
@@ -505,9 +508,15 @@ fn on_notification(shared: &Arc<Shared>, rpc: &KaspadRpc, note: Notification) {
             shared.send(Input::Chain(ChainEvent::DaaScore(score)));
         }
         Notification::UtxosChanged { added, removed } => {
-            let resolution = news::resolve(&lock(&shared.known), &added, &removed);
+            let resolution = news::resolve(&mut lock(&shared.known), &added, &removed);
+            let reorg = resolution.news.iter().any(|e| matches!(e, ChainEvent::Unaccepted { .. }));
             for event in resolution.news {
                 shared.send(Input::Chain(event));
+            }
+            if reorg {
+                // The orphaned transactions' inputs are spendable again and their outputs gone: the node
+                // builds on a fresh snapshot rather than on its own reckoning.
+                serve(shared, rpc, ChainRequest::FetchUtxos);
             }
             if !resolution.unresolved.is_empty() {
                 tracing::info!(outputs = ?resolution.unresolved, "group outputs spent by a transaction this client does not know; searching the chain");

@@ -18,8 +18,18 @@
 //!    transaction of the same notification could be the wrong one and kill a template that was in fact
 //!    paid): it is returned as unresolved and the client searches the virtual chain for its accepted
 //!    spender ([`super::attribution`]), as it does for a remembered spender the UTXO index does not show.
+//!
+//! **Reorgs.** The client notes every spend it reports. A reorg that orphans an accepted transaction
+//! changes the virtual UTXO set back: the outputs it spent come back among `added`, and the outputs it
+//! created go among `removed`, in one notification. An added output noted as spent by `T` therefore
+//! means `T` is no longer accepted: the news is [`ChainEvent::Unaccepted`] for `T` (first, before the
+//! notification's other news), the re-added output is not reported as a new acceptance of its creator,
+//! and `T`'s own removed outputs are not spends (they went with `T`). If the new chain accepts `T`
+//! again, that is an ordinary acceptance later. Not recognised: a reorg whose new chain accepts a
+//! *different* spender of the same output at once (the output never comes back, so the diff shows no
+//! re-add; the orphaned transaction's removed outputs are then searched for and counted unresolved).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use igra_proto::TransactionId;
 use igra_proto::kaspa::tx::{Outpoint, Transaction};
@@ -29,6 +39,9 @@ use super::wire::UtxoRecord;
 
 /// Transactions remembered for spender lookups; the oldest is forgotten beyond this.
 pub const MAX_KNOWN_TRANSACTIONS: usize = 8_192;
+/// Reported spends remembered for reorg detection; the oldest is forgotten beyond this (a reorg deeper
+/// than thousands of spends is beyond any finality depth).
+pub const MAX_REPORTED_SPENDS: usize = 8_192;
 
 /// Transactions the client knows the inputs of.
 #[derive(Debug, Default)]
@@ -36,6 +49,9 @@ pub struct Known {
     transactions: HashMap<TransactionId, Transaction>,
     order: VecDeque<TransactionId>,
     spenders: HashMap<Outpoint, Vec<TransactionId>>,
+    /// The spends reported to the node, by output.
+    reported: HashMap<Outpoint, TransactionId>,
+    reported_order: VecDeque<Outpoint>,
 }
 
 impl Known {
@@ -59,6 +75,18 @@ impl Known {
                         self.spenders.remove(&input.previous_outpoint);
                     }
                 }
+            }
+        }
+    }
+
+    /// Notes that `outpoint` was reported spent by `by`: should a reorg bring `outpoint` back, `by`
+    /// is no longer accepted.
+    pub fn note_spent(&mut self, outpoint: Outpoint, by: TransactionId) {
+        if self.reported.insert(outpoint, by).is_none() {
+            self.reported_order.push_back(outpoint);
+            while self.reported_order.len() > MAX_REPORTED_SPENDS {
+                let Some(old) = self.reported_order.pop_front() else { break };
+                self.reported.remove(&old);
             }
         }
     }
@@ -96,11 +124,26 @@ pub struct Resolution {
     pub unresolved: Vec<Outpoint>,
 }
 
-/// Resolves one `UtxosChanged` notification against `known`.
-pub fn resolve(known: &Known, added: &[UtxoRecord], removed: &[UtxoRecord]) -> Resolution {
+/// Resolves one `UtxosChanged` notification against `known` (which forgets the spends a reorg undid).
+pub fn resolve(known: &mut Known, added: &[UtxoRecord], removed: &[UtxoRecord]) -> Resolution {
     let mut accepted: BTreeMap<TransactionId, u64> = BTreeMap::new();
     let mut out = Resolution::default();
+    // Outputs back from a reorg: their reported spender is no longer accepted.
+    let mut unaccepted: BTreeSet<TransactionId> = BTreeSet::new();
+    let mut back: HashSet<Outpoint> = HashSet::new();
     for record in added {
+        let outpoint = record.utxo.outpoint;
+        if let Some(by) = known.reported.remove(&outpoint) {
+            known.reported_order.retain(|o| *o != outpoint);
+            unaccepted.insert(by);
+            back.insert(outpoint);
+        }
+    }
+    out.news.extend(unaccepted.iter().map(|&transaction_id| ChainEvent::Unaccepted { transaction_id }));
+    for record in added {
+        if back.contains(&record.utxo.outpoint) {
+            continue;
+        }
         let id = record.utxo.outpoint.transaction_id;
         if let std::collections::btree_map::Entry::Vacant(slot) = accepted.entry(id) {
             slot.insert(record.utxo.entry.block_daa_score);
@@ -112,6 +155,10 @@ pub fn resolve(known: &Known, added: &[UtxoRecord], removed: &[UtxoRecord]) -> R
     }
     for record in removed {
         let outpoint = record.utxo.outpoint;
+        if unaccepted.contains(&outpoint.transaction_id) {
+            // Created by an orphaned transaction: gone with it, not spent.
+            continue;
+        }
         let candidates = known.spenders_of(&outpoint);
         if let Some((&by, &daa_score)) = candidates.iter().find_map(|id| accepted.get_key_value(id)) {
             out.news.push(ChainEvent::Spent { outpoint, by, daa_score });
@@ -182,7 +229,7 @@ mod tests {
     fn change_names_the_spender_of_remembered_inputs() {
         let mut known = Known::default();
         known.remember(txid(7), spending(&[op(1, 0), op(1, 1)]));
-        let r = resolve(&known, &[record(op(7, 1), 50)], &[record(op(1, 0), 3), record(op(1, 1), 3)]);
+        let r = resolve(&mut known, &[record(op(7, 1), 50)], &[record(op(1, 0), 3), record(op(1, 1), 3)]);
         assert_eq!(
             r.news,
             vec![
@@ -199,7 +246,7 @@ mod tests {
         let mut known = Known::default();
         known.remember(txid(7), spending(&[op(1, 0)]));
         // Another transaction's change in the same notification must not be taken for the spender.
-        let r = resolve(&known, &[record(op(9, 1), 50)], &[record(op(1, 0), 3), record(op(2, 0), 3)]);
+        let r = resolve(&mut known, &[record(op(9, 1), 50)], &[record(op(1, 0), 3), record(op(2, 0), 3)]);
         assert_eq!(r.news, vec![ChainEvent::Accepted { transaction_id: txid(9), daa_score: 50 }]);
         assert_eq!(r.verify.get(&txid(7)), Some(&vec![op(1, 0)]));
         assert_eq!(r.unresolved, vec![op(2, 0)]);
@@ -209,6 +256,54 @@ mod tests {
                 ChainEvent::Accepted { transaction_id: txid(7), daa_score: 60 },
                 ChainEvent::Spent { outpoint: op(1, 0), by: txid(7), daa_score: 60 },
             ]
+        );
+    }
+
+    #[test]
+    fn a_reorg_that_brings_a_spent_output_back_unaccepts_its_spender() {
+        let mut known = Known::default();
+        known.remember(txid(7), spending(&[op(1, 0), op(1, 1)]));
+        let r = resolve(&mut known, &[record(op(7, 1), 50)], &[record(op(1, 0), 3), record(op(1, 1), 3)]);
+        for event in &r.news {
+            if let ChainEvent::Spent { outpoint, by, .. } = event {
+                known.note_spent(*outpoint, *by);
+            }
+        }
+        // The chain block that accepted 7 is orphaned: its inputs come back (with their own creator's
+        // entries), its change goes; a stranger's output added in the same notification is news.
+        let r = resolve(
+            &mut known,
+            &[record(op(1, 0), 3), record(op(1, 1), 3), record(op(8, 0), 55)],
+            &[record(op(7, 1), 50)],
+        );
+        assert_eq!(
+            r.news,
+            vec![
+                ChainEvent::Unaccepted { transaction_id: txid(7) },
+                ChainEvent::Accepted { transaction_id: txid(8), daa_score: 55 },
+            ]
+        );
+        assert!(r.verify.is_empty() && r.unresolved.is_empty(), "the change went with 7: {r:?}");
+        // Accepted again by the new chain: an ordinary acceptance.
+        let again = resolve(&mut known, &[record(op(7, 1), 58)], &[record(op(1, 0), 3), record(op(1, 1), 3)]);
+        assert_eq!(again.news[0], ChainEvent::Accepted { transaction_id: txid(7), daa_score: 58 });
+        assert_eq!(again.news.len(), 3);
+        // An output that comes back without a noted spend is only an acceptance of its creator.
+        let plain = resolve(&mut known, &[record(op(1, 0), 3)], &[]);
+        assert_eq!(plain.news, vec![ChainEvent::Accepted { transaction_id: txid(1), daa_score: 3 }]);
+    }
+
+    #[test]
+    fn the_reported_spends_are_bounded() {
+        let mut known = Known::default();
+        for i in 0..=MAX_REPORTED_SPENDS {
+            let mut id = [2u8; 32];
+            id[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            known.note_spent(Outpoint { transaction_id: TransactionId(id), index: 0 }, txid(9));
+        }
+        assert_eq!(
+            (known.reported.len(), known.reported_order.len()),
+            (MAX_REPORTED_SPENDS, MAX_REPORTED_SPENDS)
         );
     }
 

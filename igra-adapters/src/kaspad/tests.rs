@@ -438,3 +438,47 @@ async fn a_spender_submitted_after_the_removal_is_settled_by_the_utxo_index() {
     let stats = client.stats();
     assert_eq!((stats.attributed_spends, stats.unresolved_spends), (0, 0), "settled, not searched again");
 }
+
+#[tokio::test]
+async fn a_reorg_that_orphans_our_payment_is_reported_unaccepted() {
+    let fake = Fake::start("simnet").await;
+    let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    let input = Outpoint { transaction_id: TransactionId([1; 32]), index: 0 };
+    let tx = spend(input, group_script());
+    let id = transaction_id(&tx);
+    client.request(ChainRequest::Submit { event_id: igra_proto::EventId([9; 32]), transaction: tx });
+    until(|| client.stats().accepted == 1).await;
+    let accepted = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
+        "added": [entry(&id.to_string(), 0, 321)], "removed": [entry(&hex::encode([1u8; 32]), 0, 5)]}}});
+    fake.send(Some(accepted.to_string())).await;
+    assert_eq!(
+        next_news(&news).await,
+        Input::Chain(ChainEvent::Accepted { transaction_id: id, daa_score: 321 })
+    );
+    assert_eq!(
+        next_news(&news).await,
+        Input::Chain(ChainEvent::Spent { outpoint: input, by: id, daa_score: 321 })
+    );
+    // The chain block that accepted it is orphaned: the input is back, the change is gone.
+    let reorg = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
+        "added": [entry(&hex::encode([1u8; 32]), 0, 5)], "removed": [entry(&id.to_string(), 0, 321)]}}});
+    fake.send(Some(reorg.to_string())).await;
+    assert_eq!(next_news(&news).await, Input::Chain(ChainEvent::Unaccepted { transaction_id: id }));
+    // Then a fresh snapshot (the input is spendable again), and nothing else: the change went with the
+    // orphaned payment, so no spender of it is searched for.
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    let daa = json!({"method": "virtualDaaScoreChangedNotification",
+        "params": {"VirtualDaaScoreChanged": {"virtualDaaScore": 4242}}});
+    fake.send(Some(daa.to_string())).await;
+    loop {
+        match next(&news).await {
+            Input::Chain(ChainEvent::DaaScore(4242)) => break,
+            Input::Chain(ChainEvent::DaaScore(_)) => {}
+            other => panic!("no other news: {other:?}"),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.count("getVirtualChainFromBlock"), 0, "no search");
+    assert_eq!(client.stats().unresolved_spends, 0);
+}
