@@ -255,28 +255,42 @@ async fn after_a_dropped_connection_it_resubscribes_and_sends_a_fresh_snapshot()
     assert!(client.ready());
 }
 
-#[tokio::test]
-async fn a_submitted_transaction_is_reported_accepted_and_spending_from_its_change() {
-    let fake = Fake::start("simnet").await;
-    let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
-    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+/// Submits a payment of the group's output `[1; 32]:0` with change to the group, then has the fake
+/// node accept it (its change added; the input and `also_removed` removed) and checks the news: its
+/// acceptance and the input's spend at the change's DAA score. Returns the input and the payment's id.
+async fn pay_and_accept(
+    fake: &Fake,
+    client: &KaspadClient,
+    news: &Receiver<Input>,
+    also_removed: &[Value],
+) -> (Outpoint, TransactionId) {
     let input = Outpoint { transaction_id: TransactionId([1; 32]), index: 0 };
     let tx = spend(input, group_script());
     let id = transaction_id(&tx);
     client.request(ChainRequest::Submit { event_id: igra_proto::EventId([9; 32]), transaction: tx });
     until(|| client.stats().accepted == 1).await;
+    let mut removed = vec![entry(&hex::encode([1u8; 32]), 0, 5)];
+    removed.extend(also_removed.iter().cloned());
     let note = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
-        "added": [entry(&id.to_string(), 0, 321)],
-        "removed": [entry(&hex::encode([1u8; 32]), 0, 5), entry(&hex::encode([2u8; 32]), 0, 5)]}}});
+        "added": [entry(&id.to_string(), 0, 321)], "removed": removed}}});
     fake.send(Some(note.to_string())).await;
     assert_eq!(
-        next_news(&news).await,
+        next_news(news).await,
         Input::Chain(ChainEvent::Accepted { transaction_id: id, daa_score: 321 })
     );
     assert_eq!(
-        next_news(&news).await,
+        next_news(news).await,
         Input::Chain(ChainEvent::Spent { outpoint: input, by: id, daa_score: 321 })
     );
+    (input, id)
+}
+
+#[tokio::test]
+async fn a_submitted_transaction_is_reported_accepted_and_spending_from_its_change() {
+    let fake = Fake::start("simnet").await;
+    let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    pay_and_accept(&fake, &client, &news, &[entry(&hex::encode([2u8; 32]), 0, 5)]).await;
     until(|| client.stats().unresolved_spends == 1).await;
     let stats = client.stats();
     assert_eq!((stats.attributed_spends, stats.attribution_failures), (0, 1), "searched, not found");
@@ -444,22 +458,7 @@ async fn a_reorg_that_orphans_our_payment_is_reported_unaccepted() {
     let fake = Fake::start("simnet").await;
     let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
     assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
-    let input = Outpoint { transaction_id: TransactionId([1; 32]), index: 0 };
-    let tx = spend(input, group_script());
-    let id = transaction_id(&tx);
-    client.request(ChainRequest::Submit { event_id: igra_proto::EventId([9; 32]), transaction: tx });
-    until(|| client.stats().accepted == 1).await;
-    let accepted = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
-        "added": [entry(&id.to_string(), 0, 321)], "removed": [entry(&hex::encode([1u8; 32]), 0, 5)]}}});
-    fake.send(Some(accepted.to_string())).await;
-    assert_eq!(
-        next_news(&news).await,
-        Input::Chain(ChainEvent::Accepted { transaction_id: id, daa_score: 321 })
-    );
-    assert_eq!(
-        next_news(&news).await,
-        Input::Chain(ChainEvent::Spent { outpoint: input, by: id, daa_score: 321 })
-    );
+    let (_, id) = pay_and_accept(&fake, &client, &news, &[]).await;
     // The chain block that accepted it is orphaned: the input is back, the change is gone.
     let reorg = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
         "added": [entry(&hex::encode([1u8; 32]), 0, 5)], "removed": [entry(&id.to_string(), 0, 321)]}}});
