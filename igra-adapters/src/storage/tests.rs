@@ -8,7 +8,7 @@ use igra_proto::Instant;
 use igra_proto::event::SourceKind;
 use igra_proto::event::policy::Commitment;
 use igra_proto::ids::{EventId, TemplateHash, TransactionId};
-use igra_proto::kaspa::tx::SOMPI_PER_KASPA;
+use igra_proto::kaspa::tx::{Outpoint, SOMPI_PER_KASPA};
 use igra_proto::node::{BatchId, ChainRequest, Ending, Input, Node, Output, Record};
 use igra_proto::wire::encode_into;
 use igra_sim::fixture::{Fixture, WALL_AT_ZERO, member_signer};
@@ -68,7 +68,8 @@ impl Cluster {
         batches
     }
 
-    /// The node's batches, then one batch of the three endings (which only the chain would cause).
+    /// The node's batches, then one batch of what only the chain would cause: a conflict, its
+    /// orphaning, and the three endings.
     fn all_variants(&self) -> Vec<(BatchId, Vec<Record>)> {
         let mut batches = self.persisted_batches(2);
         let event_id = batches
@@ -83,6 +84,14 @@ impl Cluster {
         batches.push((
             BatchId(next),
             vec![
+                Record::Conflict {
+                    event_id,
+                    epoch: 0,
+                    outpoint: Outpoint { transaction_id: TransactionId([7; 32]), index: 1 },
+                    by: TransactionId([8; 32]),
+                    daa_score: 4_242,
+                },
+                Record::ConflictOrphaned { event_id, epoch: 0, by: TransactionId([9; 32]) },
                 Record::Ended {
                     event_id,
                     epoch: 0,
@@ -132,6 +141,8 @@ fn variant_names(records: &[Record]) -> Vec<&'static str> {
             Record::Commitment { .. } => "Commitment",
             Record::Ended { .. } => "Ended",
             Record::Released { .. } => "Released",
+            Record::Conflict { .. } => "Conflict",
+            Record::ConflictOrphaned { .. } => "ConflictOrphaned",
         })
         .collect();
     names.sort_unstable();
@@ -146,7 +157,7 @@ fn store_contract<S: Store>(mut reopen: impl FnMut() -> S) {
     let batches = cluster.all_variants();
     assert_eq!(
         variant_names(&flatten(&batches)),
-        ["Commitment", "Ended", "Event", "Lock", "SignOnce", "Vote"],
+        ["Commitment", "Conflict", "ConflictOrphaned", "Ended", "Event", "Lock", "SignOnce", "Vote"],
         "the fixture covers every record variant but `Released`, which the contract appends last"
     );
     let (first, second) = batches.split_at(batches.len() / 2);

@@ -102,14 +102,26 @@ impl Node {
                     view.remove(&outpoint);
                 }
                 self.remember_spent(outpoint, by, daa_score);
-                for state in self.events.values_mut() {
+                let mut conflicts = Vec::new();
+                for (id, state) in &mut self.events {
                     // A spend by one of this event's own templates is its payment, however this node
                     // learned of it (its id does not depend on signatures, so finalizing is not needed).
                     if state.pays_event(by) {
                         state.paid(by, daa_score);
-                    } else if state.signed_spends(&outpoint) {
-                        state.conflicts.insert(outpoint, (by, daa_score));
+                    } else if state.signed_spends(&outpoint)
+                        && state.conflicts.insert(outpoint, (by, daa_score)) != Some((by, daa_score))
+                    {
+                        conflicts.push(Record::Conflict {
+                            event_id: *id,
+                            epoch: state.epoch,
+                            outpoint,
+                            by,
+                            daa_score,
+                        });
                     }
+                }
+                if !conflicts.is_empty() {
+                    self.persist(conflicts);
                 }
             }
             ChainEvent::Dropped { transaction_id } => {
@@ -218,14 +230,22 @@ impl Node {
     /// again; those this node finalized are submitted again) and drop the conflicts it caused. Events
     /// already confirmed stay confirmed: a reorg deeper than `confirm_depth` is outside the chain model.
     fn on_unaccepted(&mut self, transaction_id: TransactionId) {
-        self.spent.retain(|_, (by, _)| *by != transaction_id);
-        self.spent_order.retain(|o| self.spent.contains_key(o));
+        self.forget_spends_by(transaction_id);
         if self.accepted.remove(&transaction_id).is_some() {
             self.accepted_order.retain(|t| *t != transaction_id);
         }
         let mut resubmit = Vec::new();
+        let mut orphaned = Vec::new();
         for (id, state) in &mut self.events {
+            let before = state.conflicts.len();
             state.conflicts.retain(|_, (by, _)| *by != transaction_id);
+            if state.conflicts.len() != before {
+                orphaned.push(Record::ConflictOrphaned {
+                    event_id: *id,
+                    epoch: state.epoch,
+                    by: transaction_id,
+                });
+            }
             if matches!(state.phase, Phase::Confirmed { .. }) || state.paid_by != Some(transaction_id) {
                 continue;
             }
@@ -235,13 +255,22 @@ impl Node {
                 resubmit.push((*id, transaction));
             }
         }
+        if !orphaned.is_empty() {
+            self.persist(orphaned);
+        }
         for (event_id, transaction) in resubmit {
             self.outputs.push_back(Output::Chain(ChainRequest::Submit { event_id, transaction }));
         }
     }
 
+    /// Forgets the spends `transaction_id` made (a reorg orphaned it).
+    pub(super) fn forget_spends_by(&mut self, transaction_id: TransactionId) {
+        self.spent.retain(|_, (by, _)| *by != transaction_id);
+        self.spent_order.retain(|o| self.spent.contains_key(o));
+    }
+
     /// Keeps the most recent spends of group outputs.
-    fn remember_spent(&mut self, outpoint: Outpoint, by: TransactionId, daa_score: u64) {
+    pub(super) fn remember_spent(&mut self, outpoint: Outpoint, by: TransactionId, daa_score: u64) {
         if self.spent.insert(outpoint, (by, daa_score)).is_none() {
             self.spent_order.push_back(outpoint);
             while self.spent_order.len() > MAX_REMEMBERED_ACCEPTANCES {
@@ -265,7 +294,21 @@ impl Node {
             .filter_map(|i| self.spent.get(&i.previous_outpoint).map(|s| (i.previous_outpoint, *s)))
             .filter(|(_, (by, _))| *by != own)
             .collect();
+        let epoch = state.epoch;
+        let records: Vec<Record> = known
+            .iter()
+            .map(|&(outpoint, (by, daa_score))| Record::Conflict {
+                event_id: id,
+                epoch,
+                outpoint,
+                by,
+                daa_score,
+            })
+            .collect();
         state.conflicts.extend(known);
+        if !records.is_empty() {
+            self.persist(records);
+        }
     }
 
     /// Keeps the most recent accepted transactions, so that a template learned after the chain accepted

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::policy::Commitment;
 use crate::ids::{EventId, TemplateHash, TransactionId};
+use crate::kaspa::tx::Outpoint;
 use crate::vote::QuorumCertificate;
 use crate::wire::BoundedVec;
 use crate::wire::MAX_SIGNATURES_PER_MESSAGE;
@@ -81,6 +82,31 @@ pub enum Record {
         /// (the commitment records it replaces may be deleted with the rest).
         commitment: Option<Commitment>,
     },
+    /// Another transaction spent an input of the template this node signed for the event's epoch: the
+    /// template dies once the spend is `finality_depth` deep. Persisted because the chain does not tell
+    /// a restarted node of a spend again (its notifications are of changes; a snapshot only lacks the
+    /// spent output).
+    Conflict {
+        /// The event.
+        event_id: EventId,
+        /// The epoch of the signed template.
+        epoch: u32,
+        /// The template's input that was spent.
+        outpoint: Outpoint,
+        /// The spending transaction.
+        by: TransactionId,
+        /// The DAA score of its acceptance.
+        daa_score: u64,
+    },
+    /// A reorg orphaned `by`: its conflicts with the event's signed template no longer count.
+    ConflictOrphaned {
+        /// The event.
+        event_id: EventId,
+        /// The epoch of the signed template.
+        epoch: u32,
+        /// The orphaned transaction.
+        by: TransactionId,
+    },
 }
 
 impl Record {
@@ -93,7 +119,9 @@ impl Record {
             Self::Vote { event_id, .. }
             | Self::Commitment { event_id, .. }
             | Self::Ended { event_id, .. }
-            | Self::Released { event_id, .. } => Some(*event_id),
+            | Self::Released { event_id, .. }
+            | Self::Conflict { event_id, .. }
+            | Self::ConflictOrphaned { event_id, .. } => Some(*event_id),
             Self::Lock { certificate } | Self::SignOnce { certificate, .. } => {
                 Some(certificate.vote.event_id)
             }

@@ -151,6 +151,7 @@ impl Node {
                     super::event_state::Ended { epoch: *epoch, transaction_id: *transaction_id },
                 );
             }
+            Record::Conflict { .. } | Record::ConflictOrphaned { .. } => self.replay_conflict(record)?,
             Record::Ended { event_id, outcome, .. } => {
                 let state = self.events.get_mut(event_id).ok_or(RestoreError::UnknownEvent(*event_id))?;
                 match outcome {
@@ -168,6 +169,29 @@ impl Node {
                 }
                 self.reservations.retain(|_, owner| owner != event_id);
             }
+        }
+        Ok(())
+    }
+
+    /// A conflict with the signed template of an event's epoch, or its withdrawal by a reorg (ignored
+    /// once the event moved to a later epoch).
+    fn replay_conflict(&mut self, record: &Record) -> Result<(), RestoreError> {
+        match *record {
+            Record::Conflict { event_id, epoch, outpoint, by, daa_score } => {
+                self.remember_spent(outpoint, by, daa_score);
+                let state = self.events.get_mut(&event_id).ok_or(RestoreError::UnknownEvent(event_id))?;
+                if state.epoch == epoch {
+                    state.conflicts.insert(outpoint, (by, daa_score));
+                }
+            }
+            Record::ConflictOrphaned { event_id, epoch, by } => {
+                self.forget_spends_by(by);
+                let state = self.events.get_mut(&event_id).ok_or(RestoreError::UnknownEvent(event_id))?;
+                if state.epoch == epoch {
+                    state.conflicts.retain(|_, (spender, _)| *spender != by);
+                }
+            }
+            _ => {}
         }
         Ok(())
     }
