@@ -1,8 +1,9 @@
 //! End to end against a real kaspad on simnet: a 3-of-5 group of real members under tokio (TCP on
 //! loopback between them, an LMDB database each), each with its own
 //! [`KaspadClient`], pays a batch of attested events; every payment is accepted by kaspad, every
-//! destination receives exactly its amount, no event is paid twice. Then kaspad is restarted mid-run and
-//! the group carries on; every payment is read back from the selected chain and its fee checked.
+//! destination receives exactly its amount, no event is paid twice. Then kaspad is restarted mid-run,
+//! with payments in its mempool that the restart loses, and the group carries on (the clients submit
+//! those again); every payment is read back from the selected chain and its fee checked.
 //! A second test replaces the group's transaction in the mempool with an out-of-band conflict signed by
 //! 3 of the 5 member keys: the clients attribute the spend from the virtual chain, the template dies
 //! and the event is paid exactly once in epoch 1.
@@ -178,10 +179,29 @@ async fn a_group_pays_a_batch_of_events_through_kaspad_and_survives_a_restart() 
     })
     .await;
 
-    // kaspad goes away mid-run and comes back: clients go not ready, reconnect, re-subscribe, resync.
+    // kaspad goes away mid-run with payments in its mempool and comes back without them (it keeps no
+    // mempool across a restart): mining pauses, a few events are finalized and their payments taken
+    // into the mempool, then kaspad restarts. Clients go not ready, reconnect, re-subscribe, resync,
+    // and submit those payments again; the rest of the events go in while the node is away.
+    mining.store(false, Ordering::Relaxed);
+    let _ = miner_task.await;
+    let held = half + 3;
+    for answer in submit_all(&group, &mut tracker, half..held).await {
+        tracker.answered(&answer);
+    }
+    wait_for("the held payments in kaspad's mempool", 60, || {
+        tracker.drain();
+        tracker.progress().finalized >= held - half
+    })
+    .await;
+    // Let every member that finalized hand its payment to kaspad.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let in_mempool = group.clients.iter().map(|c| c.stats().accepted).sum::<u64>();
     node.restart();
+    let mining = Arc::new(AtomicBool::new(true));
+    let miner_task = keep_mining(node.url.clone(), Arc::clone(&mining));
     wait_for("clients see the node gone", 30, || group.clients.iter().any(|c| !c.ready())).await;
-    for answer in submit_all(&group, &mut tracker, half..EVENTS).await {
+    for answer in submit_all(&group, &mut tracker, held..EVENTS).await {
         tracker.answered(&answer);
     }
     wait_for("clients back", 60, || group.clients.iter().all(ChainClient::ready)).await;
@@ -230,6 +250,8 @@ async fn a_group_pays_a_batch_of_events_through_kaspad_and_survives_a_restart() 
         found.len()
     );
     assert!(stats.iter().all(|s| s.sessions >= 2), "every client reconnected after the restart");
+    let resubmitted: u64 = stats.iter().map(|s| s.resubmitted).sum();
+    assert!(in_mempool > 0 && resubmitted > 0, "payments lost with the mempool were submitted again");
     group.stop().await;
 }
 

@@ -8,6 +8,9 @@
 //! [`Input`]s (see [`news`] and [`attribution`] for how spenders are learned). When the node goes away the client reports
 //! not ready, redials with capped jittered [`Backoff`], and after every reconnect subscribes again and
 //! sends a fresh snapshot. Submissions that met a dead connection are retried after the reconnect.
+//! A transaction kaspad took is kept until the client hears of its acceptance and submitted again after
+//! every reconnect and every [`KaspadConfig::resubmit_interval`]: kaspad keeps no mempool across a
+//! restart and may evict, and the node submits its finalized transaction only once.
 //! Wire shapes: docs/kaspad.md.
 
 pub mod attribution;
@@ -50,6 +53,9 @@ pub const REQUEST_QUEUE: usize = 4_096;
 pub const NEWS_QUEUE: usize = 65_536;
 /// Submissions kept for retry after a lost connection; the oldest is dropped beyond this.
 pub const MAX_RETRIES_HELD: usize = 1_024;
+/// Transactions kept for resubmission until their acceptance is heard of; the oldest is dropped
+/// beyond this.
+pub const MAX_PENDING: usize = 4_096;
 
 /// Why the client could not talk to the node, or refused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,11 +150,14 @@ pub struct KaspadConfig {
     /// The delay before a search of the virtual chain is tried again (doubling each time; see
     /// [`attribution`]).
     pub attribution_retry: Duration,
+    /// How often transactions kaspad took but has not accepted yet are submitted again (and after every
+    /// reconnect): a kaspad restart empties its mempool, and eviction can drop one.
+    pub resubmit_interval: Duration,
 }
 
 impl KaspadConfig {
     /// Defaults for `url`: 5 s connect and call timeouts, a health check every 2 s, 100 ms doubling
-    /// to 5 s between redials.
+    /// to 5 s between redials, unaccepted transactions submitted again every 30 s.
     pub fn new(url: impl Into<String>, network: Network, group_script: ScriptPublicKey) -> Self {
         Self {
             url: url.into(),
@@ -159,6 +168,7 @@ impl KaspadConfig {
             health_interval: Duration::from_secs(2),
             backoff: Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(5) },
             attribution_retry: attribution::FIRST_RETRY,
+            resubmit_interval: Duration::from_secs(30),
         }
     }
 }
@@ -172,6 +182,8 @@ pub struct KaspadStats {
     pub snapshots: u64,
     /// Transactions submitted.
     pub submitted: u64,
+    /// Of those, submissions again of a transaction kaspad had taken but not accepted yet.
+    pub resubmitted: u64,
     /// Submissions the node took or already had.
     pub accepted: u64,
     /// Submissions refused as double spends.
@@ -203,6 +215,8 @@ struct Shared {
     stats: Mutex<KaspadStats>,
     known: Mutex<Known>,
     retries: Mutex<VecDeque<ChainRequest>>,
+    /// Transactions kaspad took whose acceptance the client has not heard of, oldest first.
+    pending: Mutex<VecDeque<(TransactionId, igra_proto::EventId, Transaction)>>,
     news: Sender<Input>,
     anchor: Mutex<Anchor>,
     /// The current session's attribution queue.
@@ -222,8 +236,14 @@ impl Shared {
     }
 
     fn send(&self, input: Input) {
-        if let Input::Chain(ChainEvent::Spent { outpoint, by, .. }) = &input {
-            lock(&self.known).note_spent(*outpoint, *by);
+        match &input {
+            Input::Chain(ChainEvent::Spent { outpoint, by, .. }) => {
+                lock(&self.known).note_spent(*outpoint, *by);
+            }
+            Input::Chain(ChainEvent::Accepted { transaction_id, .. }) => {
+                lock(&self.pending).retain(|(id, _, _)| id != transaction_id);
+            }
+            _ => {}
         }
         if self.news.try_send(input).is_err() && !self.news.is_closed() {
             self.stats().dropped += 1;
@@ -238,6 +258,37 @@ impl Shared {
             self.stats().dropped += 1;
         }
         retries.push_back(request);
+    }
+
+    /// Keeps `tx`, which kaspad took, for resubmission until its acceptance is heard of.
+    fn keep_pending(&self, id: TransactionId, event_id: igra_proto::EventId, tx: Transaction) {
+        let mut pending = lock(&self.pending);
+        if pending.iter().any(|(p, _, _)| *p == id) {
+            return;
+        }
+        if pending.len() >= MAX_PENDING {
+            pending.pop_front();
+            self.stats().dropped += 1;
+        }
+        pending.push_back((id, event_id, tx));
+    }
+
+    /// Forgets a transaction kaspad refused for good or reported accepted.
+    fn forget_pending(&self, id: TransactionId) {
+        lock(&self.pending).retain(|(p, _, _)| *p != id);
+    }
+
+    /// Submits every pending transaction again.
+    fn resubmit_pending(self: &Arc<Self>, rpc: &KaspadRpc) {
+        let pending: Vec<_> = lock(&self.pending).iter().cloned().collect();
+        if pending.is_empty() {
+            return;
+        }
+        tracing::debug!(count = pending.len(), "submitting unaccepted transactions again");
+        self.stats().resubmitted += pending.len() as u64;
+        for (_, event_id, transaction) in pending {
+            serve(self, rpc, ChainRequest::Submit { event_id, transaction });
+        }
     }
 
     /// Queues `outpoints`, removed with no known spender, for a search of the virtual chain; those
@@ -288,6 +339,7 @@ impl KaspadClient {
             stats: Mutex::new(KaspadStats::default()),
             known: Mutex::new(Known::default()),
             retries: Mutex::new(VecDeque::new()),
+            pending: Mutex::new(VecDeque::new()),
             news,
             anchor: Mutex::new(Anchor::default()),
             attribution: Mutex::new(None),
@@ -373,8 +425,12 @@ async fn session(shared: &Arc<Shared>, requests: &Receiver<ChainRequest>) -> Res
     for request in held {
         serve(shared, &rpc, request);
     }
+    // The node may have restarted without its mempool.
+    shared.resubmit_pending(&rpc);
     let mut health = tokio::time::interval(config.health_interval);
     health.tick().await;
+    let mut resubmit = tokio::time::interval(config.resubmit_interval);
+    resubmit.tick().await;
     let lost = |e| (true, e);
     loop {
         tokio::select! {
@@ -389,6 +445,7 @@ async fn session(shared: &Arc<Shared>, requests: &Receiver<ChainRequest>) -> Res
                 Ok(request) => serve(shared, &rpc, request),
                 Err(_) => return Ok(()),
             },
+            _ = resubmit.tick() => shared.resubmit_pending(&rpc),
             _ = health.tick() => {
                 let info = rpc.server_info().await.map_err(lost)?;
                 check(&info, config.network).map_err(lost)?;
@@ -473,14 +530,19 @@ async fn submit(shared: &Arc<Shared>, rpc: &KaspadRpc, event_id: igra_proto::Eve
     };
     tracing::debug!(%event_id, transaction = %id, %outcome, "kaspad submission");
     match outcome {
-        SubmitOutcome::Accepted { .. } | SubmitOutcome::AlreadyInMempool => shared.stats().accepted += 1,
+        SubmitOutcome::Accepted { .. } | SubmitOutcome::AlreadyInMempool => {
+            shared.stats().accepted += 1;
+            shared.keep_pending(id, event_id, tx);
+        }
         SubmitOutcome::AlreadyAccepted => {
             shared.stats().accepted += 1;
+            shared.forget_pending(id);
             let inputs: Vec<Outpoint> = tx.inputs.iter().map(|i| i.previous_outpoint).collect();
             verify(shared, rpc, id, &inputs, IfNotFound::Search).await;
         }
         SubmitOutcome::DoubleSpend { outpoint, spender } => {
             shared.stats().double_spends += 1;
+            shared.forget_pending(id);
             tracing::info!(%event_id, transaction = %id, ?outpoint, ?spender, "double spend refused");
             // Remember the spender, so that its acceptance is recognised as the spend of our inputs.
             if let Some(spender) = spender {
@@ -493,6 +555,7 @@ async fn submit(shared: &Arc<Shared>, rpc: &KaspadRpc, event_id: igra_proto::Eve
         }
         other => {
             shared.stats().rejected += 1;
+            shared.forget_pending(id);
             tracing::warn!(%event_id, transaction = %id, outcome = %other, "kaspad refused a transaction");
         }
     }

@@ -481,3 +481,58 @@ async fn a_reorg_that_orphans_our_payment_is_reported_unaccepted() {
     assert_eq!(fake.count("getVirtualChainFromBlock"), 0, "no search");
     assert_eq!(client.stats().unresolved_spends, 0);
 }
+
+#[tokio::test]
+async fn a_transaction_kaspad_took_is_submitted_again_after_a_reconnect_until_it_is_accepted() {
+    // kaspad keeps no mempool across a restart: what it took before may be gone.
+    let fake = Fake::start("simnet").await;
+    let (client, news) =
+        KaspadClient::start(KaspadConfig { resubmit_interval: Duration::from_hours(1), ..config(&fake.url) })
+            .unwrap();
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    let tx = spend(Outpoint { transaction_id: TransactionId([1; 32]), index: 0 }, group_script());
+    let id = transaction_id(&tx);
+    client.request(ChainRequest::Submit { event_id: igra_proto::EventId([9; 32]), transaction: tx });
+    until(|| client.stats().accepted == 1).await;
+    fake.send(None).await;
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    until(|| fake.count("submitTransaction") == 2).await;
+    assert_eq!(client.stats().resubmitted, 1);
+    // Accepted: its change is added and its input removed. After the next reconnect it is not sent again.
+    let accepted = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
+        "added": [entry(&id.to_string(), 0, 321)], "removed": [entry(&hex::encode([1u8; 32]), 0, 5)]}}});
+    fake.send(Some(accepted.to_string())).await;
+    assert_eq!(
+        next_news(&news).await,
+        Input::Chain(ChainEvent::Accepted { transaction_id: id, daa_score: 321 })
+    );
+    assert!(matches!(next_news(&news).await, Input::Chain(ChainEvent::Spent { by, .. }) if by == id));
+    fake.send(None).await;
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    until(|| client.stats().sessions == 3).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(fake.count("submitTransaction"), 2, "an accepted transaction is not submitted again");
+}
+
+#[tokio::test]
+async fn a_transaction_kaspad_took_is_submitted_again_on_the_interval_and_not_once_refused() {
+    let fake = Fake::start("simnet").await;
+    let (client, news) = KaspadClient::start(KaspadConfig {
+        resubmit_interval: Duration::from_millis(50),
+        ..config(&fake.url)
+    })
+    .unwrap();
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    let tx = spend(Outpoint { transaction_id: TransactionId([1; 32]), index: 0 }, group_script());
+    client.request(ChainRequest::Submit { event_id: igra_proto::EventId([9; 32]), transaction: tx });
+    until(|| fake.count("submitTransaction") >= 3).await;
+    assert!(client.stats().resubmitted >= 2);
+    // Now kaspad refuses it for good (here: a rule error): it is forgotten, not sent forever.
+    *fake.submit_error.lock().unwrap() =
+        Some("Rejected transaction: transaction is not standard: dust output".into());
+    until(|| client.stats().rejected >= 1).await;
+    let sent = fake.count("submitTransaction");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.count("submitTransaction"), sent, "a refused transaction is not submitted again");
+    assert_eq!(client.stats().sessions, 1);
+}
