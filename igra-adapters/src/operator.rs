@@ -53,7 +53,8 @@ pub enum OperatorError {
         /// The keystore's identity key, hex.
         key: String,
     },
-    /// An approval names another event (another withdrawal, or another group).
+    /// An approval names another event (another withdrawal; an approval for another group names the
+    /// same event and fails as a bad signature instead).
     ForAnotherEvent {
         /// The operator that signed it.
         operator: u8,

@@ -250,6 +250,7 @@ async fn a_group_pays_a_batch_of_events_through_kaspad_and_survives_a_restart() 
         found.len()
     );
     assert!(stats.iter().all(|s| s.sessions >= 2), "every client reconnected after the restart");
+    assert!(stats.iter().all(|s| s.chain_blocks_added > 0), "every client heard the chain change (live)");
     let resubmitted: u64 = stats.iter().map(|s| s.resubmitted).sum();
     assert!(in_mempool > 0 && resubmitted > 0, "payments lost with the mempool were submitted again");
     group.stop().await;

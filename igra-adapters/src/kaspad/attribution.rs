@@ -5,7 +5,7 @@
 //! out-of-band spend) cannot be recognised by [`super::news`]. Such an output is queued here. The search
 //! asks `getVirtualChainFromBlock {startHash: anchor, includeAcceptedTransactionIds: true}` for the
 //! chain blocks added since an *anchor* (a chain block older than the spend) with the transactions each
-//! accepted, then walks those chain blocks newest first: `getBlock` of the chain block gives its DAA
+//! accepted, then walks those chain blocks in the order below: `getBlock` of the chain block gives its DAA
 //! score and merge set, `getBlock {includeTransactions: true}` of each merged block gives the
 //! transactions and their inputs. A transaction that spends the output **and** is among the chain
 //! block's accepted transactions is the spender (a merged block can hold a losing double spend: it is

@@ -3,8 +3,8 @@
 //!
 //! [`KaspadClient::start`] spawns (on tokio) one task that connects, checks the node (its network must
 //! be the group's, with `--utxoindex`; a mismatch is [`KaspadError::WrongNetwork`] and the client stays
-//! not ready), subscribes to `UtxosChanged` for the group's address and to `VirtualDaaScoreChanged`,
-//! sends a fresh UTXO snapshot, and then serves requests and turns notifications into the node's
+//! not ready), subscribes to `UtxosChanged` for the group's address, to `VirtualDaaScoreChanged` and to
+//! `VirtualChainChanged` (for reorgs, see [`news`]), sends a fresh UTXO snapshot, and then serves requests and turns notifications into the node's
 //! [`Input`]s (see [`news`] and [`attribution`] for how spenders are learned). When the node goes away the client reports
 //! not ready, redials with capped jittered [`Backoff`], and after every reconnect subscribes again and
 //! sends a fresh snapshot. Submissions that met a dead connection are retried after the reconnect.
@@ -56,6 +56,9 @@ pub const MAX_RETRIES_HELD: usize = 1_024;
 /// Transactions kept for resubmission until their acceptance is heard of; the oldest is dropped
 /// beyond this.
 pub const MAX_PENDING: usize = 4_096;
+/// After a reorg, the client waits this many `attribution_retry` delays (1 s by default) for the UTXO
+/// index to follow the chain change before it reads it.
+pub const REORG_SETTLE_RETRIES: u32 = 5;
 
 /// Why the client could not talk to the node, or refused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,6 +203,12 @@ pub struct KaspadStats {
     pub attribution_failures: u64,
     /// `getBlock` calls made by those searches.
     pub blocks_fetched: u64,
+    /// Chain blocks added to the selected chain (`VirtualChainChanged`).
+    pub chain_blocks_added: u64,
+    /// Chain changes that removed chain blocks.
+    pub reorgs: u64,
+    /// Transactions reported accepted that a reorg orphaned ([`ChainEvent::Unaccepted`]).
+    pub unaccepted: u64,
     /// News or requests dropped because a queue was full.
     pub dropped: u64,
     /// The last error, if the client is not ready because of it.
@@ -241,6 +250,7 @@ impl Shared {
                 lock(&self.known).note_spent(*outpoint, *by);
             }
             Input::Chain(ChainEvent::Accepted { transaction_id, .. }) => {
+                lock(&self.known).note_accepted(*transaction_id);
                 lock(&self.pending).retain(|(id, _, _)| id != transaction_id);
             }
             _ => {}
@@ -413,6 +423,10 @@ async fn session(shared: &Arc<Shared>, requests: &Receiver<ChainRequest>) -> Res
     tokio::spawn(attribute(Arc::clone(shared), rpc.clone(), queued));
     rpc.subscribe(json!({"UtxosChanged": {"addresses": [shared.address]}})).await.map_err(fail)?;
     rpc.subscribe(json!({"VirtualDaaScoreChanged": {}})).await.map_err(fail)?;
+    // kaspad 2.1.0 reads this scope's field in snake case (camel case is refused as undecodable).
+    rpc.subscribe(json!({"VirtualChainChanged": {"include_accepted_transaction_ids": true}}))
+        .await
+        .map_err(fail)?;
     snapshot(shared, &rpc).await.map_err(fail)?;
     shared.ready.store(true, Ordering::Release);
     {
@@ -563,6 +577,18 @@ async fn submit(shared: &Arc<Shared>, rpc: &KaspadRpc, event_id: igra_proto::Eve
 
 fn on_notification(shared: &Arc<Shared>, rpc: &KaspadRpc, note: Notification) {
     match note {
+        Notification::VirtualChainChanged(chain) => {
+            let lost = news::chain_changed(&mut lock(&shared.known), &chain);
+            {
+                let mut stats = shared.stats();
+                stats.chain_blocks_added += chain.added.len() as u64;
+                stats.reorgs += u64::from(!chain.removed.is_empty());
+            }
+            if !lost.is_empty() {
+                tracing::warn!(transactions = ?lost, removed = chain.removed.len(), "a reorg orphaned accepted transactions");
+                after_reorg(shared, rpc, &lost);
+            }
+        }
         Notification::VirtualDaaScore(score) => {
             {
                 let mut stats = shared.stats();
@@ -572,14 +598,19 @@ fn on_notification(shared: &Arc<Shared>, rpc: &KaspadRpc, note: Notification) {
         }
         Notification::UtxosChanged { added, removed } => {
             let resolution = news::resolve(&mut lock(&shared.known), &added, &removed);
-            let reorg = resolution.news.iter().any(|e| matches!(e, ChainEvent::Unaccepted { .. }));
-            for event in resolution.news {
+            let lost: Vec<TransactionId> = resolution
+                .news
+                .iter()
+                .filter_map(|e| match e {
+                    ChainEvent::Unaccepted { transaction_id } => Some(*transaction_id),
+                    _ => None,
+                })
+                .collect();
+            for event in resolution.news.into_iter().filter(|e| !matches!(e, ChainEvent::Unaccepted { .. })) {
                 shared.send(Input::Chain(event));
             }
-            if reorg {
-                // The orphaned transactions' inputs are spendable again and their outputs gone: the node
-                // builds on a fresh snapshot rather than on its own reckoning.
-                serve(shared, rpc, ChainRequest::FetchUtxos);
+            if !lost.is_empty() {
+                after_reorg(shared, rpc, &lost);
             }
             if !resolution.unresolved.is_empty() {
                 tracing::info!(outputs = ?resolution.unresolved, "group outputs spent by a transaction this client does not know; searching the chain");
@@ -591,6 +622,45 @@ fn on_notification(shared: &Arc<Shared>, rpc: &KaspadRpc, note: Notification) {
             }
         }
     }
+}
+
+/// After a reorg orphaned `lost` (reported accepted before): tells the node, then, once the UTXO index
+/// has caught up with the reorg (it follows the chain change), sends a fresh snapshot (the orphans'
+/// inputs may be spendable again, their outputs are gone) and searches the chain for the spenders of
+/// the inputs of a known orphan that did not come back: the new chain may have accepted another
+/// transaction spending them (two templates that collided on an input), which the node must learn.
+fn after_reorg(shared: &Arc<Shared>, rpc: &KaspadRpc, lost: &[TransactionId]) {
+    shared.stats().unaccepted += lost.len() as u64;
+    for &transaction_id in lost {
+        shared.send(Input::Chain(ChainEvent::Unaccepted { transaction_id }));
+    }
+    let inputs: Vec<Outpoint> = {
+        let known = lock(&shared.known);
+        lost.iter()
+            .filter_map(|id| known.get(id))
+            .flat_map(|tx| tx.inputs.iter().map(|i| i.previous_outpoint))
+            .collect()
+    };
+    let (shared, rpc) = (Arc::clone(shared), rpc.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(shared.config.attribution_retry.saturating_mul(REORG_SETTLE_RETRIES)).await;
+        match rpc.utxos_by_addresses(std::slice::from_ref(&shared.address)).await {
+            Ok(records) if !inputs.is_empty() => {
+                let back: std::collections::HashSet<Outpoint> =
+                    records.iter().map(|r| r.utxo.outpoint).collect();
+                let gone: Vec<Outpoint> = inputs.into_iter().filter(|o| !back.contains(o)).collect();
+                if !gone.is_empty() {
+                    tracing::info!(outputs = ?gone, "inputs of an orphaned transaction stay spent; searching the chain");
+                    shared.attribute(&gone);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the UTXO index after a reorg"),
+        }
+        if let Err(e) = snapshot(&shared, &rpc).await {
+            tracing::warn!(error = %e, "kaspad snapshot after a reorg failed; the next session sends one");
+        }
+    });
 }
 
 /// What [`verify`] does with the outputs when the transaction is not found accepted.
@@ -683,7 +753,10 @@ async fn attribute(shared: Arc<Shared>, rpc: KaspadRpc, mut queued: tokio::sync:
         } else if !missing.is_empty() {
             tracing::warn!(missing = ?missing, blocks = search.blocks_fetched(), "spenders not found on the virtual chain");
         }
-        let unresolved = verify_learned(&shared, &rpc, &missing).await;
+        let unresolved =
+            tokio::time::timeout(attribution::SEARCH_TIMEOUT, verify_learned(&shared, &rpc, &missing))
+                .await
+                .unwrap_or(missing);
         if !unresolved.is_empty() {
             shared.stats().unresolved_spends += unresolved.len() as u64;
             tracing::warn!(outputs = ?unresolved, "spenders unresolved");

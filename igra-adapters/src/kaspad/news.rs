@@ -19,15 +19,20 @@
 //!    paid): it is returned as unresolved and the client searches the virtual chain for its accepted
 //!    spender ([`super::attribution`]), as it does for a remembered spender the UTXO index does not show.
 //!
-//! **Reorgs.** The client notes every spend it reports. A reorg that orphans an accepted transaction
-//! changes the virtual UTXO set back: the outputs it spent come back among `added`, and the outputs it
-//! created go among `removed`, in one notification. An added output noted as spent by `T` therefore
-//! means `T` is no longer accepted: the news is [`ChainEvent::Unaccepted`] for `T` (first, before the
-//! notification's other news), the re-added output is not reported as a new acceptance of its creator,
-//! and `T`'s own removed outputs are not spends (they went with `T`). If the new chain accepts `T`
-//! again, that is an ordinary acceptance later. Not recognised: a reorg whose new chain accepts a
-//! *different* spender of the same output at once (the output never comes back, so the diff shows no
-//! re-add; the orphaned transaction's removed outputs are then searched for and counted unresolved).
+//! **Reorgs.** The client notes every transaction it reports accepted (an acceptance, or the spender of
+//! a spend) and every spend. Two signs show that a reported transaction `T` is no longer accepted,
+//! whichever arrives first:
+//!
+//! - `VirtualChainChanged` removes the chain block that accepted `T` and none of the chain blocks it
+//!   adds accepts `T` ([`ChainWindow`] holds the recent chain blocks' accepted ids, so it knows the
+//!   accepting block whether or not `T` was reported yet); this covers a reorg whose new chain accepts
+//!   a *different* spender of `T`'s inputs at once (two templates that collided on an input, say), which
+//!   the UTXO diff cannot show;
+//! - a `UtxosChanged` adds back an output noted as spent by `T`.
+//!
+//! The news is [`ChainEvent::Unaccepted`] for `T`, once; `T`'s own removed outputs are then not taken
+//! for spends (they went with `T`), and an output that came back is not reported as a new acceptance of
+//! its creator. If the new chain accepts `T` again, that is an ordinary acceptance.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
@@ -35,13 +40,100 @@ use igra_proto::TransactionId;
 use igra_proto::kaspa::tx::{Outpoint, Transaction};
 use igra_proto::node::ChainEvent;
 
-use super::wire::UtxoRecord;
+use super::wire::{BlockHash, UtxoRecord, VirtualChain};
 
 /// Transactions remembered for spender lookups; the oldest is forgotten beyond this.
 pub const MAX_KNOWN_TRANSACTIONS: usize = 8_192;
-/// Reported spends remembered for reorg detection; the oldest is forgotten beyond this (a reorg deeper
-/// than thousands of spends is beyond any finality depth).
+/// Reported spends and reported transactions remembered for reorg detection; the oldest is forgotten
+/// beyond this (a reorg deeper than thousands of spends is beyond any finality depth).
 pub const MAX_REPORTED_SPENDS: usize = 8_192;
+/// Accepted transaction ids held for the recent chain blocks ([`ChainWindow`]); the oldest chain blocks
+/// are forgotten beyond this (about two minutes of mainnet at 500 transactions per second).
+pub const MAX_WINDOW_IDS: usize = 65_536;
+/// Transactions remembered as orphaned, whose removed outputs are not spends.
+pub const MAX_ORPHANED: usize = 1_024;
+
+/// The recent chain blocks and the transactions each accepted, from `VirtualChainChanged`.
+#[derive(Debug, Default)]
+pub struct ChainWindow {
+    blocks: HashMap<BlockHash, Vec<TransactionId>>,
+    order: VecDeque<BlockHash>,
+    ids: usize,
+}
+
+impl ChainWindow {
+    /// Applies a chain change; returns the transactions that the removed chain blocks accepted and the
+    /// added ones do not.
+    pub fn change(&mut self, chain: &VirtualChain) -> Vec<TransactionId> {
+        let re_accepted: HashSet<TransactionId> =
+            chain.accepted.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
+        let mut lost = Vec::new();
+        for block in &chain.removed {
+            let Some(ids) = self.blocks.remove(block) else { continue };
+            self.order.retain(|b| b != block);
+            self.ids -= ids.len();
+            lost.extend(ids.into_iter().filter(|id| !re_accepted.contains(id)));
+        }
+        for (block, ids) in &chain.accepted {
+            if self.blocks.insert(*block, ids.clone()).is_none() {
+                self.order.push_back(*block);
+                self.ids += ids.len();
+            }
+        }
+        while self.ids > MAX_WINDOW_IDS {
+            let Some(old) = self.order.pop_front() else { break };
+            self.ids -= self.blocks.remove(&old).map_or(0, |ids| ids.len());
+        }
+        lost
+    }
+
+    /// Chain blocks held.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+/// A bounded set remembering insertion order (the oldest leaves first).
+#[derive(Debug)]
+struct Recent<T: std::hash::Hash + Eq + Copy> {
+    set: HashSet<T>,
+    order: VecDeque<T>,
+}
+
+impl<T: std::hash::Hash + Eq + Copy> Default for Recent<T> {
+    fn default() -> Self {
+        Self { set: HashSet::new(), order: VecDeque::new() }
+    }
+}
+
+impl<T: std::hash::Hash + Eq + Copy> Recent<T> {
+    fn insert(&mut self, value: T, bound: usize) {
+        if self.set.insert(value) {
+            self.order.push_back(value);
+            while self.order.len() > bound {
+                let Some(old) = self.order.pop_front() else { break };
+                self.set.remove(&old);
+            }
+        }
+    }
+
+    fn remove(&mut self, value: &T) -> bool {
+        let present = self.set.remove(value);
+        if present {
+            self.order.retain(|v| v != value);
+        }
+        present
+    }
+
+    fn contains(&self, value: &T) -> bool {
+        self.set.contains(value)
+    }
+}
 
 /// Transactions the client knows the inputs of.
 #[derive(Debug, Default)]
@@ -52,6 +144,12 @@ pub struct Known {
     /// The spends reported to the node, by output.
     reported: HashMap<Outpoint, TransactionId>,
     reported_order: VecDeque<Outpoint>,
+    /// The transactions reported accepted to the node (an acceptance or a spend).
+    accepted: Recent<TransactionId>,
+    /// Transactions reported unaccepted, until accepted again.
+    orphaned: Recent<TransactionId>,
+    /// The recent chain blocks' accepted transactions.
+    pub window: ChainWindow,
 }
 
 impl Known {
@@ -79,9 +177,26 @@ impl Known {
         }
     }
 
+    /// Notes that `id` was reported accepted (it is no longer orphaned).
+    pub fn note_accepted(&mut self, id: TransactionId) {
+        self.accepted.insert(id, MAX_REPORTED_SPENDS);
+        self.orphaned.remove(&id);
+    }
+
+    /// Takes `id` out of the reported acceptances if it is there, remembering it as orphaned; whether
+    /// it was (the node is then told it is [`ChainEvent::Unaccepted`]).
+    pub fn orphan(&mut self, id: TransactionId) -> bool {
+        if !self.accepted.remove(&id) {
+            return false;
+        }
+        self.orphaned.insert(id, MAX_ORPHANED);
+        true
+    }
+
     /// Notes that `outpoint` was reported spent by `by`: should a reorg bring `outpoint` back, `by`
     /// is no longer accepted.
     pub fn note_spent(&mut self, outpoint: Outpoint, by: TransactionId) {
+        self.note_accepted(by);
         if self.reported.insert(outpoint, by).is_none() {
             self.reported_order.push_back(outpoint);
             while self.reported_order.len() > MAX_REPORTED_SPENDS {
@@ -139,6 +254,23 @@ pub fn resolve(known: &mut Known, added: &[UtxoRecord], removed: &[UtxoRecord]) 
             back.insert(outpoint);
         }
     }
+    // A reported spend of an output an orphan created went with it: its spender is orphaned too (a
+    // payment spending an orphaned payment's change; that change never shows in the diff).
+    loop {
+        let more: Vec<TransactionId> = known
+            .reported_order
+            .iter()
+            .filter(|o| unaccepted.contains(&o.transaction_id))
+            .filter_map(|o| known.reported.get(o).copied())
+            .filter(|by| !unaccepted.contains(by))
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        unaccepted.extend(more);
+    }
+    // Once only: `VirtualChainChanged` may have told already.
+    unaccepted.retain(|&id| known.orphan(id));
     out.news.extend(unaccepted.iter().map(|&transaction_id| ChainEvent::Unaccepted { transaction_id }));
     for record in added {
         if back.contains(&record.utxo.outpoint) {
@@ -155,7 +287,7 @@ pub fn resolve(known: &mut Known, added: &[UtxoRecord], removed: &[UtxoRecord]) 
     }
     for record in removed {
         let outpoint = record.utxo.outpoint;
-        if unaccepted.contains(&outpoint.transaction_id) {
+        if known.orphaned.contains(&outpoint.transaction_id) {
             // Created by an orphaned transaction: gone with it, not spent.
             continue;
         }
@@ -171,6 +303,16 @@ pub fn resolve(known: &mut Known, added: &[UtxoRecord], removed: &[UtxoRecord]) 
         }
     }
     out
+}
+
+/// A `VirtualChainChanged`: the reported transactions it orphaned (each once), to be told
+/// [`ChainEvent::Unaccepted`].
+pub fn chain_changed(known: &mut Known, chain: &VirtualChain) -> Vec<TransactionId> {
+    let mut lost = known.window.change(chain);
+    lost.sort_unstable();
+    lost.dedup();
+    lost.retain(|&id| known.orphan(id));
+    lost
 }
 
 /// The news once `id` is found accepted at `daa_score`: its acceptance, then each output it spent.
@@ -291,6 +433,87 @@ mod tests {
         // An output that comes back without a noted spend is only an acceptance of its creator.
         let plain = resolve(&mut known, &[record(op(1, 0), 3)], &[]);
         assert_eq!(plain.news, vec![ChainEvent::Accepted { transaction_id: txid(1), daa_score: 3 }]);
+    }
+
+    #[test]
+    fn a_chain_of_orphaned_payments_is_unaccepted_whole() {
+        // 7 spends the group's (1, 0) with change (7, 1); 8 spends that change with change (8, 0).
+        let mut known = Known::default();
+        known.remember(txid(7), spending(&[op(1, 0)]));
+        known.remember(txid(8), spending(&[op(7, 1)]));
+        for (outpoint, by) in [(op(1, 0), txid(7)), (op(7, 1), txid(8))] {
+            known.note_spent(outpoint, by);
+        }
+        // Both orphaned: (1, 0) comes back, 8's change goes; 7's change was made and spent on the
+        // orphaned side, so it is in neither list.
+        let r = resolve(&mut known, &[record(op(1, 0), 3)], &[record(op(8, 0), 60)]);
+        assert_eq!(
+            r.news,
+            vec![
+                ChainEvent::Unaccepted { transaction_id: txid(7) },
+                ChainEvent::Unaccepted { transaction_id: txid(8) },
+            ]
+        );
+        assert!(r.unresolved.is_empty() && r.verify.is_empty(), "8's change went with 8: {r:?}");
+    }
+
+    fn hash(b: u8) -> BlockHash {
+        BlockHash([b; 32])
+    }
+
+    #[test]
+    fn a_chain_change_orphans_reported_transactions_its_new_chain_does_not_accept() {
+        let mut known = Known::default();
+        let grow = |blocks: &[(u8, &[u8])]| VirtualChain {
+            removed: Vec::new(),
+            added: blocks.iter().map(|(b, _)| hash(*b)).collect(),
+            accepted: blocks
+                .iter()
+                .map(|(b, ids)| (hash(*b), ids.iter().map(|i| txid(*i)).collect()))
+                .collect(),
+        };
+        // Block 1 accepts 7 (ours, reported later: the chain change comes before the UTXO change), 8
+        // (reported) and 9 (never reported); block 2 accepts 5.
+        assert!(chain_changed(&mut known, &grow(&[(1, &[7, 8, 9]), (2, &[5])])).is_empty());
+        known.note_accepted(txid(7));
+        known.note_spent(op(1, 0), txid(8));
+        assert_eq!(known.window.len(), 2);
+        // A reorg removes both; the new chain accepts 8 and 5 again, not 7 or 9.
+        let reorg = VirtualChain {
+            removed: vec![hash(2), hash(1)],
+            added: vec![hash(3)],
+            accepted: vec![(hash(3), vec![txid(8), txid(5), txid(6)])],
+        };
+        assert_eq!(chain_changed(&mut known, &reorg), vec![txid(7)]);
+        assert_eq!(known.window.len(), 1);
+        // Told once: the UTXO diff of the same reorg (its input back) says nothing more.
+        let r = resolve(&mut known, &[], &[record(op(7, 0), 50)]);
+        assert!(r.news.is_empty() && r.unresolved.is_empty(), "7's output went with it: {r:?}");
+        // Accepted again later: an ordinary acceptance, and orphaned again by a later reorg.
+        let again = resolve(&mut known, &[record(op(7, 0), 70)], &[]);
+        assert_eq!(again.news, vec![ChainEvent::Accepted { transaction_id: txid(7), daa_score: 70 }]);
+        known.note_accepted(txid(7));
+        assert!(chain_changed(&mut known, &grow(&[(4, &[7])])).is_empty());
+        let reorg = VirtualChain { removed: vec![hash(4)], added: vec![], accepted: vec![] };
+        assert_eq!(chain_changed(&mut known, &reorg), vec![txid(7)]);
+    }
+
+    #[test]
+    fn the_chain_window_is_bounded_by_ids() {
+        let mut window = ChainWindow::default();
+        let per_block = 1_000;
+        for b in 0..=(MAX_WINDOW_IDS / per_block) {
+            let mut h = [0u8; 32];
+            h[..8].copy_from_slice(&(b as u64).to_le_bytes());
+            let ids = (0..per_block).map(|i| TransactionId([u8::try_from(i % 251).unwrap(); 32])).collect();
+            window.change(&VirtualChain {
+                removed: vec![],
+                added: vec![BlockHash(h)],
+                accepted: vec![(BlockHash(h), ids)],
+            });
+        }
+        assert!(window.ids <= MAX_WINDOW_IDS, "{} ids held", window.ids);
+        assert_eq!(window.len(), MAX_WINDOW_IDS / per_block);
     }
 
     #[test]

@@ -204,7 +204,7 @@ async fn a_node_that_is_down_leaves_the_client_not_ready_until_it_comes_up() {
     let Input::Utxos { utxos, virtual_daa_score } = next_news(&news).await else { panic!("no snapshot") };
     assert_eq!((utxos.len(), virtual_daa_score), (1, 100));
     until(|| client.ready()).await;
-    assert_eq!(fake.count("subscribe"), 2);
+    assert_eq!(fake.count("subscribe"), 3, "UTXOs, DAA score, chain");
     assert_eq!(client.stats().last_error, None);
 }
 
@@ -251,7 +251,7 @@ async fn after_a_dropped_connection_it_resubscribes_and_sends_a_fresh_snapshot()
     fake.send(None).await;
     assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
     until(|| client.stats().sessions == 2).await;
-    assert_eq!(fake.count("subscribe"), 4);
+    assert_eq!(fake.count("subscribe"), 6, "three subscriptions per session");
     assert!(client.ready());
 }
 
@@ -459,7 +459,9 @@ async fn a_reorg_that_orphans_our_payment_is_reported_unaccepted() {
     let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
     assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
     let (_, id) = pay_and_accept(&fake, &client, &news, &[]).await;
-    // The chain block that accepted it is orphaned: the input is back, the change is gone.
+    // The chain block that accepted it is orphaned: the input is back (in the index too), the change
+    // is gone.
+    fake.index.lock().unwrap().push(entry(&hex::encode([1u8; 32]), 0, 5));
     let reorg = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
         "added": [entry(&hex::encode([1u8; 32]), 0, 5)], "removed": [entry(&id.to_string(), 0, 321)]}}});
     fake.send(Some(reorg.to_string())).await;
@@ -535,4 +537,52 @@ async fn a_transaction_kaspad_took_is_submitted_again_on_the_interval_and_not_on
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.count("submitTransaction"), sent, "a refused transaction is not submitted again");
     assert_eq!(client.stats().sessions, 1);
+}
+
+/// A `virtualChainChangedNotification` (the shape recorded live on kaspad 2.1.0).
+fn chain_change(removed: &[BlockHash], added: &[(BlockHash, Vec<TransactionId>)]) -> String {
+    json!({"method": "virtualChainChangedNotification", "params": {"VirtualChainChanged": {
+        "removedChainBlockHashes": removed.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "addedChainBlockHashes": added.iter().map(|(b, _)| b.to_string()).collect::<Vec<_>>(),
+        "acceptedTransactionIds": added.iter().map(|(b, ids)| json!({"acceptingBlockHash": b.to_string(),
+            "acceptedTransactionIds": ids.iter().map(ToString::to_string).collect::<Vec<_>>()})).collect::<Vec<_>>()}}})
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_reorg_that_accepts_another_spender_of_our_input_unaccepts_ours_and_names_the_other() {
+    // Our payment spends the recorded output; a reorg's new chain accepts the recorded stranger's
+    // spend of it instead (two templates that collided on an input). The UTXO diff shows neither the
+    // input (spent before and after) nor our payment's fate; the chain change does.
+    let fake = Fake::start("simnet").await;
+    let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    let ours = spend(recorded_outpoint(), group_script());
+    let id = transaction_id(&ours);
+    client.request(ChainRequest::Submit { event_id: igra_proto::EventId([9; 32]), transaction: ours });
+    until(|| client.stats().accepted == 1).await;
+    let (old, new) = (BlockHash([0xb1; 32]), BlockHash([0xb2; 32]));
+    fake.send(Some(chain_change(&[], &[(old, vec![id])]))).await;
+    let accepted = json!({"method": "utxosChangedNotification", "params": {"UtxosChanged": {
+        "added": [entry(&id.to_string(), 0, 321)], "removed": [entry(recorded::SPENT, 0, 5)]}}});
+    fake.send(Some(accepted.to_string())).await;
+    assert_eq!(
+        next_news(&news).await,
+        Input::Chain(ChainEvent::Accepted { transaction_id: id, daa_score: 321 })
+    );
+    assert!(matches!(next_news(&news).await, Input::Chain(ChainEvent::Spent { by, .. }) if by == id));
+
+    fake.send(Some(chain_change(&[old], &[(new, vec![recorded_spender()])]))).await;
+    assert_eq!(next_news(&news).await, Input::Chain(ChainEvent::Unaccepted { transaction_id: id }));
+    // Then (in either order) a fresh snapshot and the stranger's spend of our input, found on the chain.
+    let mut rest = [next_news(&news).await, next_news(&news).await];
+    rest.sort_by_key(|input| matches!(input, Input::Utxos { .. }));
+    assert_eq!(rest[0], recorded_spend());
+    assert!(matches!(rest[1], Input::Utxos { .. }));
+    let stats = client.stats();
+    assert_eq!((stats.reorgs, stats.unaccepted, stats.chain_blocks_added), (1, 1, 2));
+    // Told once: the same chain change again says nothing.
+    fake.send(Some(chain_change(&[old], &[(new, vec![recorded_spender()])]))).await;
+    until(|| client.stats().reorgs == 2).await;
+    assert_eq!(client.stats().unaccepted, 1);
 }

@@ -44,6 +44,9 @@ pub enum Notification {
     },
     /// The virtual DAA score advanced.
     VirtualDaaScore(u64),
+    /// The selected chain changed: chain blocks removed (a reorg) and added, with the transactions
+    /// each added one accepted (the same shape as `getVirtualChainFromBlock`'s answer).
+    VirtualChainChanged(VirtualChain),
 }
 
 /// An output of an address, as `getUtxosByAddresses` and `UtxosChanged` carry it.
@@ -120,6 +123,11 @@ pub fn parse_incoming(text: &str) -> Result<Option<Incoming>, KaspadError> {
                 .and_then(Value::as_u64)
                 .ok_or_else(|| malformed(M, &"no virtualDaaScore"))?;
             Ok(Some(Incoming::Notification(Notification::VirtualDaaScore(score))))
+        }
+        "virtualChainChangedNotification" => {
+            const M: &str = "virtualChainChangedNotification";
+            let inner = unwrap_tag(params, "VirtualChainChanged", M)?;
+            Ok(Some(Incoming::Notification(Notification::VirtualChainChanged(chain_of(&inner, M)?))))
         }
         m if m.ends_with("Notification") => Ok(None),
         _ => Err(malformed(FRAME, &"neither a reply (no id) nor a notification")),
@@ -235,21 +243,25 @@ pub struct VirtualChain {
 
 /// Reads `getVirtualChainFromBlock`'s answer.
 pub fn parse_virtual_chain(result: &Value) -> Result<VirtualChain, KaspadError> {
-    const M: &str = "getVirtualChainFromBlock";
-    let removed = hashes(result.get("removedChainBlockHashes"), M, "removedChainBlockHashes")?;
-    let added = hashes(result.get("addedChainBlockHashes"), M, "addedChainBlockHashes")?;
+    chain_of(result, "getVirtualChainFromBlock")
+}
+
+/// Reads a chain change: `getVirtualChainFromBlock`'s answer or a `VirtualChainChanged` notification.
+fn chain_of(result: &Value, m: &'static str) -> Result<VirtualChain, KaspadError> {
+    let removed = hashes(result.get("removedChainBlockHashes"), m, "removedChainBlockHashes")?;
+    let added = hashes(result.get("addedChainBlockHashes"), m, "addedChainBlockHashes")?;
     let accepted = match result.get("acceptedTransactionIds") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(list)) => list
             .iter()
             .map(|item| {
                 let block =
-                    hash_of(item.get("acceptingBlockHash").unwrap_or(&Value::Null), M, "acceptingBlockHash")?;
-                let ids = hashes(item.get("acceptedTransactionIds"), M, "acceptedTransactionIds")?;
+                    hash_of(item.get("acceptingBlockHash").unwrap_or(&Value::Null), m, "acceptingBlockHash")?;
+                let ids = hashes(item.get("acceptedTransactionIds"), m, "acceptedTransactionIds")?;
                 Ok((block, ids.into_iter().map(|h| igra_proto::TransactionId(h.0)).collect()))
             })
             .collect::<Result<_, KaspadError>>()?,
-        Some(_) => return Err(malformed(M, &"acceptedTransactionIds is not a list")),
+        Some(_) => return Err(malformed(m, &"acceptedTransactionIds is not a list")),
     };
     Ok(VirtualChain { removed, added, accepted })
 }
@@ -376,6 +388,22 @@ mod tests {
             parse_incoming(&daa.to_string()).unwrap(),
             Some(Incoming::Notification(Notification::VirtualDaaScore(42)))
         );
+        // Recorded live (kaspad 2.1.0 simnet, two nodes joined after mining apart; hashes shortened to
+        // their first byte here): the chain change of a reorg.
+        let reorg = json!({"method": "virtualChainChangedNotification", "params": {"VirtualChainChanged": {
+            "removedChainBlockHashes": ["8b".repeat(32)],
+            "addedChainBlockHashes": ["32".repeat(32), "06".repeat(32)],
+            "acceptedTransactionIds": [
+                {"acceptedTransactionIds": ["e3".repeat(32)], "acceptingBlockHash": "32".repeat(32)},
+                {"acceptedTransactionIds": [], "acceptingBlockHash": "06".repeat(32)}]}}});
+        let Some(Incoming::Notification(Notification::VirtualChainChanged(chain))) =
+            parse_incoming(&reorg.to_string()).unwrap()
+        else {
+            panic!("not a VirtualChainChanged")
+        };
+        assert_eq!(chain.removed, vec![BlockHash([0x8b; 32])]);
+        assert_eq!(chain.added, vec![BlockHash([0x32; 32]), BlockHash([0x06; 32])]);
+        assert_eq!(chain.accepted[0], (BlockHash([0x32; 32]), vec![igra_proto::TransactionId([0xe3; 32])]));
         let other = json!({"method": "blockAddedNotification", "params": {}});
         assert_eq!(parse_incoming(&other.to_string()).unwrap(), None);
     }
