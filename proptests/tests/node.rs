@@ -837,6 +837,16 @@ fn a_confirmed_event_is_released_to_a_summary_and_never_runs_again() {
 /// the report no longer brings the spent output back either.
 #[test]
 fn a_spend_reported_before_signing_still_kills_the_template_and_the_event_pays_in_the_next_epoch() {
+    spend_reported_before_signing(false);
+}
+
+/// The same, with every node restarted after signing: the conflict recorded at signing was persisted.
+#[test]
+fn a_spend_reported_before_signing_survives_a_restart_and_still_kills_the_template() {
+    spend_reported_before_signing(true);
+}
+
+fn spend_reported_before_signing(restart: bool) {
     use proptests::cluster::utxo;
 
     let mut c = Cluster::new(5, 3);
@@ -860,6 +870,11 @@ fn a_spend_reported_before_signing_still_kills_the_template_and_the_event_pays_i
     c.run_until(60_000, |c| c.all_submitted(&id));
     assert!(c.all_submitted(&id), "the certified template is still signed and submitted");
     assert_eq!(c.submitted[0].2.inputs[0].previous_outpoint, first.outpoint);
+    if restart {
+        for i in 0..5 {
+            c.crash_and_restart(i);
+        }
+    }
     // A snapshot that still lists the spent output (taken before the report) changes nothing.
     for i in 0..5 {
         let stale = Input::Utxos { utxos: vec![first.clone()], virtual_daa_score: DAA };
