@@ -245,12 +245,15 @@ impl Shared {
     }
 
     fn send(&self, input: Input) {
+        self.deliver(input, &mut lock(&self.known));
+    }
+
+    /// Sends `input` to the runner, noting the spends and acceptances it reports in `known` first.
+    fn deliver(&self, input: Input, known: &mut Known) {
         match &input {
-            Input::Chain(ChainEvent::Spent { outpoint, by, .. }) => {
-                lock(&self.known).note_spent(*outpoint, *by);
-            }
+            Input::Chain(ChainEvent::Spent { outpoint, by, .. }) => known.note_spent(*outpoint, *by),
             Input::Chain(ChainEvent::Accepted { transaction_id, .. }) => {
-                lock(&self.known).note_accepted(*transaction_id);
+                known.note_accepted(*transaction_id);
                 lock(&self.pending).retain(|(id, _, _)| id != transaction_id);
             }
             _ => {}
@@ -259,6 +262,24 @@ impl Shared {
             self.stats().dropped += 1;
             tracing::warn!("kaspad news dropped: the runner's chain queue is full");
         }
+    }
+
+    /// Sends news a background task read from the chain or the UTXO index, unless a reorg has taken
+    /// the transaction it names off the chain since (the notification loop heard of the reorg while the
+    /// task was reading): a stale spend would start a conflict's finality clock on an unspent output.
+    /// Checked and noted under one lock, so a reorg heard of just after still finds it reported.
+    fn send_found(&self, event: ChainEvent) {
+        let mut known = lock(&self.known);
+        let id = match event {
+            ChainEvent::Spent { by, .. } => Some(by),
+            ChainEvent::Accepted { transaction_id, .. } => Some(transaction_id),
+            _ => None,
+        };
+        if id.is_some_and(|id| known.window.orphaned(&id)) {
+            tracing::info!(?event, "found on the chain, then orphaned by a reorg: not reported");
+            return;
+        }
+        self.deliver(Input::Chain(event), &mut known);
     }
 
     fn hold_for_retry(&self, request: ChainRequest) {
@@ -697,7 +718,7 @@ async fn verify(
         Ok(records) => {
             if let Some(found) = records.iter().find(|r| r.utxo.outpoint.transaction_id == id) {
                 for event in news::verified(id, found.utxo.entry.block_daa_score, spent) {
-                    shared.send(Input::Chain(event));
+                    shared.send_found(event);
                 }
                 return true;
             }
@@ -804,7 +825,7 @@ async fn search_chain(
         }
         for event in search.step(rpc, anchor).await? {
             tracing::info!(?event, "out-of-band spend attributed from the virtual chain");
-            shared.send(Input::Chain(event));
+            shared.send_found(event);
         }
         if search.is_done() || search.is_exhausted() {
             break;

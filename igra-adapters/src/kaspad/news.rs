@@ -59,6 +59,8 @@ pub struct ChainWindow {
     blocks: HashMap<BlockHash, Vec<TransactionId>>,
     order: VecDeque<BlockHash>,
     ids: usize,
+    /// Transactions a reorg took off the chain, until a chain block accepts them again.
+    orphans: Recent<TransactionId>,
 }
 
 impl ChainWindow {
@@ -74,7 +76,13 @@ impl ChainWindow {
             self.ids -= ids.len();
             lost.extend(ids.into_iter().filter(|id| !re_accepted.contains(id)));
         }
+        for id in &lost {
+            self.orphans.insert(*id, MAX_WINDOW_IDS);
+        }
         for (block, ids) in &chain.accepted {
+            for id in ids {
+                self.orphans.remove(id);
+            }
             if self.blocks.insert(*block, ids.clone()).is_none() {
                 self.order.push_back(*block);
                 self.ids += ids.len();
@@ -85,6 +93,11 @@ impl ChainWindow {
             self.ids -= self.blocks.remove(&old).map_or(0, |ids| ids.len());
         }
         lost
+    }
+
+    /// Whether a reorg took `id` off the chain (and no chain block accepted it again since).
+    pub fn orphaned(&self, id: &TransactionId) -> bool {
+        self.orphans.contains(id)
     }
 
     /// Chain blocks held.
@@ -115,19 +128,22 @@ impl<T: std::hash::Hash + Eq + Copy> Recent<T> {
     fn insert(&mut self, value: T, bound: usize) {
         if self.set.insert(value) {
             self.order.push_back(value);
-            while self.order.len() > bound {
-                let Some(old) = self.order.pop_front() else { break };
+        }
+        // Removed values leave their place in the order lazily, here. (A value removed and inserted
+        // again has two places; the older one evicts it early: harmless for these memories.)
+        while self.order.front().is_some_and(|v| !self.set.contains(v)) {
+            self.order.pop_front();
+        }
+        while self.order.len() > bound {
+            if let Some(old) = self.order.pop_front() {
                 self.set.remove(&old);
             }
         }
     }
 
+    /// Removes `value`; its place in the order is dropped lazily (when it reaches the front).
     fn remove(&mut self, value: &T) -> bool {
-        let present = self.set.remove(value);
-        if present {
-            self.order.retain(|v| v != value);
-        }
-        present
+        self.set.remove(value)
     }
 
     fn contains(&self, value: &T) -> bool {
@@ -486,6 +502,9 @@ mod tests {
         };
         assert_eq!(chain_changed(&mut known, &reorg), vec![txid(7)]);
         assert_eq!(known.window.len(), 1);
+        // Off the chain now, reported or not; 8 was accepted again.
+        assert!(known.window.orphaned(&txid(7)) && known.window.orphaned(&txid(9)));
+        assert!(!known.window.orphaned(&txid(8)));
         // Told once: the UTXO diff of the same reorg (its input back) says nothing more.
         let r = resolve(&mut known, &[], &[record(op(7, 0), 50)]);
         assert!(r.news.is_empty() && r.unresolved.is_empty(), "7's output went with it: {r:?}");
@@ -494,6 +513,7 @@ mod tests {
         assert_eq!(again.news, vec![ChainEvent::Accepted { transaction_id: txid(7), daa_score: 70 }]);
         known.note_accepted(txid(7));
         assert!(chain_changed(&mut known, &grow(&[(4, &[7])])).is_empty());
+        assert!(!known.window.orphaned(&txid(7)), "on the chain again");
         let reorg = VirtualChain { removed: vec![hash(4)], added: vec![], accepted: vec![] };
         assert_eq!(chain_changed(&mut known, &reorg), vec![txid(7)]);
     }

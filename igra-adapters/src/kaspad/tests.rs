@@ -469,16 +469,7 @@ async fn a_reorg_that_orphans_our_payment_is_reported_unaccepted() {
     // Then a fresh snapshot (the input is spendable again), and nothing else: the change went with the
     // orphaned payment, so no spender of it is searched for.
     assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
-    let daa = json!({"method": "virtualDaaScoreChangedNotification",
-        "params": {"VirtualDaaScoreChanged": {"virtualDaaScore": 4242}}});
-    fake.send(Some(daa.to_string())).await;
-    loop {
-        match next(&news).await {
-            Input::Chain(ChainEvent::DaaScore(4242)) => break,
-            Input::Chain(ChainEvent::DaaScore(_)) => {}
-            other => panic!("no other news: {other:?}"),
-        }
-    }
+    nothing_but_daa_scores(&fake, &news).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.count("getVirtualChainFromBlock"), 0, "no search");
     assert_eq!(client.stats().unresolved_spends, 0);
@@ -585,4 +576,42 @@ async fn a_reorg_that_accepts_another_spender_of_our_input_unaccepts_ours_and_na
     fake.send(Some(chain_change(&[old], &[(new, vec![recorded_spender()])]))).await;
     until(|| client.stats().reorgs == 2).await;
     assert_eq!(client.stats().unaccepted, 1);
+}
+
+#[tokio::test]
+async fn what_a_background_check_finds_after_a_reorg_orphaned_it_is_not_reported() {
+    // Our change-less payment is accepted and the reorg that orphans it is heard of before the UTXO
+    // index check that the removal of its input started: the (stale) index must not be believed.
+    let fake = Fake::start("simnet").await;
+    let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
+    assert!(matches!(next_news(&news).await, Input::Utxos { .. }));
+    let ours = spend(recorded_outpoint(), pay_to_script_hash(&[0x52]));
+    let id = transaction_id(&ours);
+    client.request(ChainRequest::Submit { event_id: igra_proto::EventId([9; 32]), transaction: ours });
+    until(|| client.stats().accepted == 1).await;
+    let block = BlockHash([0xb3; 32]);
+    fake.send(Some(chain_change(&[], &[(block, vec![id])]))).await;
+    fake.send(Some(chain_change(&[block], &[(BlockHash([0xb4; 32]), vec![])]))).await;
+    until(|| client.stats().reorgs == 1).await;
+    assert_eq!(client.stats().unaccepted, 0, "never reported, so nothing to take back");
+    // The index still shows its payee's output; the removal of its input asks the index.
+    fake.index.lock().unwrap().push(entry(&id.to_string(), 0, 77));
+    fake.send(Some(recorded_removal())).await;
+    until(|| fake.count("getUtxosByAddresses") >= 2).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    nothing_but_daa_scores(&fake, &news).await;
+}
+
+/// Pushes a DAA score of 4242 and checks that nothing but DAA scores came before it.
+async fn nothing_but_daa_scores(fake: &Fake, news: &Receiver<Input>) {
+    let daa = json!({"method": "virtualDaaScoreChangedNotification",
+        "params": {"VirtualDaaScoreChanged": {"virtualDaaScore": 4242}}});
+    fake.send(Some(daa.to_string())).await;
+    loop {
+        match next(news).await {
+            Input::Chain(ChainEvent::DaaScore(4242)) => break,
+            Input::Chain(ChainEvent::DaaScore(_)) => {}
+            other => panic!("no other news expected: {other:?}"),
+        }
+    }
 }
