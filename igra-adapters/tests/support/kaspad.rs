@@ -52,24 +52,32 @@ pub(crate) struct Kaspad {
     bin: PathBuf,
     appdir: tempfile::TempDir,
     ports: [u16; 3],
+    extra: Vec<&'static str>,
     child: Option<Child>,
     /// Its wRPC JSON endpoint.
     pub(crate) url: String,
 }
 
 impl Kaspad {
-    /// Starts kaspad on simnet with a fresh app directory.
-    pub(crate) fn start(bin: &Path) -> Self {
+    /// Starts kaspad on simnet with a fresh app directory and `extra` arguments.
+    pub(crate) fn start(bin: &Path, extra: &[&'static str]) -> Self {
         let ports = [free_port(), free_port(), free_port()];
         let mut node = Self {
             bin: bin.to_path_buf(),
             appdir: tempfile::tempdir().expect("a temporary directory"),
             ports,
+            extra: extra.to_vec(),
             child: None,
             url: format!("ws://127.0.0.1:{}", ports[0]),
         };
         node.spawn();
         node
+    }
+
+    /// Its peer-to-peer port.
+    #[allow(dead_code, reason = "only the reorg test joins two nodes")]
+    pub(crate) fn p2p_port(&self) -> u16 {
+        self.ports[2]
     }
 
     fn spawn(&mut self) {
@@ -88,6 +96,7 @@ impl Kaspad {
                 &format!("--rpclisten=127.0.0.1:{grpc_port}"),
                 &format!("--listen=127.0.0.1:{p2p_port}"),
             ])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("a log handle"))
             .stderr(log)
@@ -114,6 +123,15 @@ impl Kaspad {
     /// (after saying the test named `test` is skipped, and how to install kaspad) when kaspad is not
     /// installed.
     pub(crate) async fn simnet(test: &str, blocks: u64) -> Option<(Self, KaspadRpc, Miner)> {
+        Self::simnet_with(test, blocks, &[]).await
+    }
+
+    /// [`Kaspad::simnet`] with `extra` kaspad arguments.
+    pub(crate) async fn simnet_with(
+        test: &str,
+        blocks: u64,
+        extra: &[&'static str],
+    ) -> Option<(Self, KaspadRpc, Miner)> {
         let Some(bin) = binary() else {
             eprintln!(
                 "SKIPPED {test}: no kaspad in {} (install it with scripts/install-kaspad)",
@@ -121,7 +139,7 @@ impl Kaspad {
             );
             return None;
         };
-        let node = Self::start(&bin);
+        let node = Self::start(&bin, extra);
         let rpc = node.connect().await;
         let info = rpc.server_info().await.expect("server info");
         assert_eq!(info.network_id, "simnet");
