@@ -250,11 +250,15 @@ impl Shared {
 
     /// Sends `input` to the runner, noting the spends and acceptances it reports in `known` first.
     fn deliver(&self, input: Input, known: &mut Known) {
+        // An accepted transaction (or the spender of a spend) need not be submitted again.
         match &input {
-            Input::Chain(ChainEvent::Spent { outpoint, by, .. }) => known.note_spent(*outpoint, *by),
+            Input::Chain(ChainEvent::Spent { outpoint, by, .. }) => {
+                known.note_spent(*outpoint, *by);
+                self.forget_pending(*by);
+            }
             Input::Chain(ChainEvent::Accepted { transaction_id, .. }) => {
                 known.note_accepted(*transaction_id);
-                lock(&self.pending).retain(|(id, _, _)| id != transaction_id);
+                self.forget_pending(*transaction_id);
             }
             _ => {}
         }
