@@ -101,25 +101,39 @@ impl ChainReader for KaspadRpc {
 }
 
 /// The chain block the search starts from: the sink as of [`ANCHOR_LAG`] health checks ago, moved on
-/// only while no search is under way.
+/// only while no search is under way, with the virtual DAA score read with it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Anchor {
-    current: Option<BlockHash>,
-    recent: VecDeque<BlockHash>,
+    current: Option<(BlockHash, u64)>,
+    recent: VecDeque<(BlockHash, u64)>,
 }
 
+/// A session that starts at most this much DAA score after the anchor (a minute at 10 blocks per
+/// second: about a kaspad restart) keeps it: the outputs spent while the client was away are searched
+/// for above it (within the search's block budget, about 250 quiet chain blocks). After a longer gap
+/// the anchor starts over at the sink, and such spends are not searched.
+pub const MAX_GAP_DAA: u64 = 600;
+
 impl Anchor {
-    /// A new session: the sink read before subscribing (every removal the session will hear of is
-    /// accepted above it).
-    pub fn reset(&mut self, sink: BlockHash) {
-        self.current = Some(sink);
+    /// A new session read `sink` at virtual DAA score `daa` before subscribing. Keeps the previous
+    /// anchor when it is at most [`MAX_GAP_DAA`] older (every spend made while the client was away is
+    /// then above it), otherwise starts over at `sink`. Returns whether it was kept.
+    pub fn resume(&mut self, sink: BlockHash, daa: u64) -> bool {
         self.recent.clear();
+        if let Some((_, at)) = self.current
+            && daa.saturating_sub(at) <= MAX_GAP_DAA
+        {
+            return true;
+        }
+        self.current = Some((sink, daa));
+        false
     }
 
-    /// A health check read `sink`; `idle` when no search is queued or under way.
-    pub fn observe(&mut self, sink: BlockHash, idle: bool) {
-        if self.recent.back() != Some(&sink) {
-            self.recent.push_back(sink);
+    /// A health check read `sink` at virtual DAA score `daa`; `idle` when no search is queued or under
+    /// way.
+    pub fn observe(&mut self, sink: BlockHash, daa: u64, idle: bool) {
+        if self.recent.back().map(|(b, _)| b) != Some(&sink) {
+            self.recent.push_back((sink, daa));
         }
         if self.recent.len() > ANCHOR_LAG {
             let old = self.recent.pop_front();
@@ -131,7 +145,7 @@ impl Anchor {
 
     /// Where a search starts, if the session has read a sink.
     pub fn current(&self) -> Option<BlockHash> {
-        self.current
+        self.current.map(|(b, _)| b)
     }
 }
 
@@ -490,17 +504,28 @@ mod tests {
         let sinks: Vec<BlockHash> = (1..=10u8).map(|b| BlockHash([b; 32])).collect();
         let mut anchor = Anchor::default();
         assert_eq!(anchor.current(), None);
-        anchor.reset(sinks[0]);
-        for sink in &sinks[1..=ANCHOR_LAG] {
-            anchor.observe(*sink, true);
-            anchor.observe(*sink, true);
+        assert!(!anchor.resume(sinks[0], 0), "the first session starts at its sink");
+        for (daa, sink) in (1..).zip(&sinks[1..=ANCHOR_LAG]) {
+            anchor.observe(*sink, daa, true);
+            anchor.observe(*sink, daa, true);
         }
         assert_eq!(anchor.current(), Some(sinks[0]), "a sink is held ANCHOR_LAG checks");
-        anchor.observe(sinks[ANCHOR_LAG + 1], true);
+        anchor.observe(sinks[ANCHOR_LAG + 1], 10, true);
         assert_eq!(anchor.current(), Some(sinks[1]));
-        anchor.observe(sinks[ANCHOR_LAG + 2], false);
+        anchor.observe(sinks[ANCHOR_LAG + 2], 11, false);
         assert_eq!(anchor.current(), Some(sinks[1]), "not moved while a search is under way");
-        anchor.observe(sinks[ANCHOR_LAG + 3], true);
+        anchor.observe(sinks[ANCHOR_LAG + 3], 12, true);
         assert_eq!(anchor.current(), Some(sinks[3]));
+    }
+
+    #[test]
+    fn a_short_gap_keeps_the_anchor_and_a_long_one_starts_over() {
+        let (old, new, newer) = (BlockHash([1; 32]), BlockHash([2; 32]), BlockHash([3; 32]));
+        let mut anchor = Anchor::default();
+        anchor.resume(old, 1_000);
+        assert!(anchor.resume(new, 1_000 + MAX_GAP_DAA), "reconnected soon: spends while away are above it");
+        assert_eq!(anchor.current(), Some(old));
+        assert!(!anchor.resume(newer, 1_001 + MAX_GAP_DAA), "too long away: starts over at the sink");
+        assert_eq!(anchor.current(), Some(newer));
     }
 }

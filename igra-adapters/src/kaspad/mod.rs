@@ -437,12 +437,17 @@ async fn session(shared: &Arc<Shared>, requests: &Receiver<ChainRequest>) -> Res
     let fail = |e| (false, e);
     let (rpc, mut notes) =
         KaspadRpc::connect(&config.url, config.connect_timeout, config.call_timeout).await.map_err(fail)?;
-    check(&rpc.server_info().await.map_err(fail)?, config.network).map_err(fail)?;
-    // The anchor is read before subscribing: every removal this session hears of is accepted above it.
-    match rpc.sink().await {
-        Ok(sink) => lock(&shared.anchor).reset(sink),
-        Err(e) => tracing::warn!(error = %e, "cannot read the sink; out-of-band spends are not attributed"),
-    }
+    let info = rpc.server_info().await.map_err(fail)?;
+    check(&info, config.network).map_err(fail)?;
+    // The anchor is read before subscribing: every removal this session hears of is accepted above it,
+    // and, if the previous session's anchor is kept, every spend made while the client was away.
+    let kept = match rpc.sink().await {
+        Ok(sink) => lock(&shared.anchor).resume(sink, info.virtual_daa_score),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the sink; out-of-band spends are not attributed");
+            false
+        }
+    };
     let (queue, queued) = tokio::sync::mpsc::channel(attribution::ATTRIBUTION_QUEUE);
     *lock(&shared.attribution) = Some(queue);
     tokio::spawn(attribute(Arc::clone(shared), rpc.clone(), queued));
@@ -452,7 +457,12 @@ async fn session(shared: &Arc<Shared>, requests: &Receiver<ChainRequest>) -> Res
     rpc.subscribe(json!({"VirtualChainChanged": {"include_accepted_transaction_ids": true}}))
         .await
         .map_err(fail)?;
-    snapshot(shared, &rpc).await.map_err(fail)?;
+    let gap = match (shared.stats().sessions, kept) {
+        (0, _) => Gap::None,
+        (_, true) => Gap::Searchable,
+        (_, false) => Gap::TooLong,
+    };
+    snapshot_after(shared, &rpc, gap).await.map_err(fail)?;
     shared.ready.store(true, Ordering::Release);
     {
         let mut stats = shared.stats();
@@ -477,7 +487,12 @@ async fn session(shared: &Arc<Shared>, requests: &Receiver<ChainRequest>) -> Res
                 let Some(note) = note else { return Err(lost(KaspadError::Closed)) };
                 on_notification(shared, &rpc, note);
                 if rpc.lost_notifications() {
-                    serve(shared, &rpc, ChainRequest::FetchUtxos);
+                    let (shared, rpc) = (Arc::clone(shared), rpc.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = snapshot_after(&shared, &rpc, Gap::Searchable).await {
+                            tracing::warn!(error = %e, "kaspad snapshot failed; the next session sends one");
+                        }
+                    });
                 }
             }
             request = requests.recv() => match request {
@@ -501,7 +516,7 @@ async fn session(shared: &Arc<Shared>, requests: &Receiver<ChainRequest>) -> Res
                 match rpc.sink().await {
                     Ok(sink) => {
                         let idle = shared.attributing.load(Ordering::Acquire) == 0;
-                        lock(&shared.anchor).observe(sink, idle);
+                        lock(&shared.anchor).observe(sink, info.virtual_daa_score, idle);
                     }
                     Err(e) => tracing::debug!(error = %e, "cannot read the sink"),
                 }
@@ -524,11 +539,41 @@ fn check(info: &ServerInfo, network: Network) -> Result<(), KaspadError> {
 
 /// Sends the runner the group's outputs now.
 async fn snapshot(shared: &Shared, rpc: &KaspadRpc) -> Result<(), KaspadError> {
+    snapshot_after(shared, rpc, Gap::None).await
+}
+
+/// What preceded a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gap {
+    /// Nothing: the client was listening.
+    None,
+    /// Notifications were missed, and the anchor is older than anything spent meanwhile.
+    Searchable,
+    /// Notifications were missed for too long: the anchor started over.
+    TooLong,
+}
+
+/// Sends the runner the group's outputs now; after `gap`, the outputs that vanished meanwhile (spent
+/// while the client was not listening) are searched for on the chain, as a removal would have been.
+async fn snapshot_after(shared: &Shared, rpc: &KaspadRpc, gap: Gap) -> Result<(), KaspadError> {
     let score = rpc.virtual_daa_score().await?;
     let records = rpc.utxos_by_addresses(std::slice::from_ref(&shared.address)).await?;
     let script = &shared.config.group_script;
-    let utxos =
+    let utxos: Vec<_> =
         records.into_iter().map(|r| r.utxo).filter(|u| u.entry.script_public_key == *script).collect();
+    let gone = lock(&shared.known).snapshot(utxos.iter().map(|u| u.outpoint));
+    match gap {
+        _ if gone.is_empty() => {}
+        Gap::Searchable => {
+            tracing::info!(outputs = ?gone, "group outputs spent while the client was not listening; searching the chain");
+            shared.attribute(&gone);
+        }
+        Gap::TooLong => {
+            shared.stats().unresolved_spends += gone.len() as u64;
+            tracing::warn!(outputs = ?gone, "group outputs spent during a long disconnection: spenders not searched");
+        }
+        Gap::None => {}
+    }
     {
         let mut stats = shared.stats();
         stats.snapshots += 1;

@@ -166,6 +166,9 @@ pub struct Known {
     orphaned: Recent<TransactionId>,
     /// The recent chain blocks' accepted transactions.
     pub window: ChainWindow,
+    /// The group's outputs as of the last snapshot and the notifications since (`None` before the
+    /// first snapshot).
+    outputs: Option<HashSet<Outpoint>>,
 }
 
 impl Known {
@@ -191,6 +194,17 @@ impl Known {
                 }
             }
         }
+    }
+
+    /// A snapshot of the group's outputs: becomes the known set; returns the outputs the known set held
+    /// that the snapshot lacks (spent while the client was not listening), in order.
+    pub fn snapshot(&mut self, outputs: impl IntoIterator<Item = Outpoint>) -> Vec<Outpoint> {
+        let now: HashSet<Outpoint> = outputs.into_iter().collect();
+        let mut gone: Vec<Outpoint> =
+            self.outputs.take().map(|before| before.difference(&now).copied().collect()).unwrap_or_default();
+        gone.sort_unstable();
+        self.outputs = Some(now);
+        gone
     }
 
     /// Notes that `id` was reported accepted (it is no longer orphaned).
@@ -259,6 +273,12 @@ pub struct Resolution {
 pub fn resolve(known: &mut Known, added: &[UtxoRecord], removed: &[UtxoRecord]) -> Resolution {
     let mut accepted: BTreeMap<TransactionId, u64> = BTreeMap::new();
     let mut out = Resolution::default();
+    if let Some(outputs) = &mut known.outputs {
+        outputs.extend(added.iter().map(|r| r.utxo.outpoint));
+        for record in removed {
+            outputs.remove(&record.utxo.outpoint);
+        }
+    }
     // Outputs back from a reorg: their reported spender is no longer accepted.
     let mut unaccepted: BTreeSet<TransactionId> = BTreeSet::new();
     let mut back: HashSet<Outpoint> = HashSet::new();
@@ -534,6 +554,17 @@ mod tests {
         }
         assert!(window.ids <= MAX_WINDOW_IDS, "{} ids held", window.ids);
         assert_eq!(window.len(), MAX_WINDOW_IDS / per_block);
+    }
+
+    #[test]
+    fn a_snapshot_after_a_gap_names_the_outputs_spent_meanwhile() {
+        let mut known = Known::default();
+        assert!(known.snapshot([op(1, 0), op(2, 0)]).is_empty(), "nothing known before the first");
+        // Heard while listening: (1, 0) spent, (3, 0) created.
+        let _ = resolve(&mut known, &[record(op(3, 0), 9)], &[record(op(1, 0), 3)]);
+        // Away: (2, 0) and (3, 0) spent, (4, 0) created.
+        assert_eq!(known.snapshot([op(4, 0)]), vec![op(2, 0), op(3, 0)]);
+        assert!(known.snapshot([op(4, 0)]).is_empty());
     }
 
     #[test]

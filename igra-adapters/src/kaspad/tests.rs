@@ -615,3 +615,22 @@ async fn nothing_but_daa_scores(fake: &Fake, news: &Receiver<Input>) {
         }
     }
 }
+
+#[tokio::test]
+async fn an_output_spent_while_the_client_was_away_is_searched_for_after_the_reconnect() {
+    // UtxosChanged tells only of changes while subscribed: a spend made while the connection was down
+    // shows only as an output missing from the next session's snapshot.
+    let fake = Fake::start("simnet").await;
+    fake.index.lock().unwrap().push(entry(recorded::SPENT, 0, 5));
+    let (client, news) = KaspadClient::start(config(&fake.url)).unwrap();
+    let Input::Utxos { utxos, .. } = next_news(&news).await else { panic!("no snapshot") };
+    assert!(utxos.iter().any(|u| u.outpoint == recorded_outpoint()));
+    fake.index.lock().unwrap().clear();
+    fake.send(None).await;
+    let Input::Utxos { utxos, .. } = next_news(&news).await else { panic!("no snapshot") };
+    assert!(utxos.iter().all(|u| u.outpoint != recorded_outpoint()));
+    // The anchor of the first session was kept (the gap is short): the spender is found above it.
+    assert_eq!(next_news(&news).await, recorded_spend());
+    until(|| client.stats().attributed_spends == 1).await;
+    assert_eq!(client.stats().unresolved_spends, 0);
+}
