@@ -52,8 +52,13 @@ async fn a_live_reorg_that_drops_a_reported_transaction_is_reported_unaccepted()
         return;
     };
     let group = pay_to_script_hash(&[0x51, 0x52]);
-    let (client, news) =
-        KaspadClient::start(KaspadConfig::new(&a.url, Network::Simnet, group.clone())).unwrap();
+    // Short search retries: a removed output wrongly searched for would be counted unresolved well
+    // within the wait below (six attempts, 10 ms doubling).
+    let config = KaspadConfig {
+        attribution_retry: Duration::from_millis(10),
+        ..KaspadConfig::new(&a.url, Network::Simnet, group.clone())
+    };
+    let (client, news) = KaspadClient::start(config).unwrap();
     for _ in 0..300 {
         if client.ready() {
             break;

@@ -106,6 +106,8 @@ impl ChainReader for KaspadRpc {
 pub struct Anchor {
     current: Option<(BlockHash, u64)>,
     recent: VecDeque<(BlockHash, u64)>,
+    /// A session started over after a long gap and no snapshot has closed that gap yet.
+    started_over: bool,
 }
 
 /// A session that starts at most this much DAA score after the anchor (a minute at 10 blocks per
@@ -120,13 +122,23 @@ impl Anchor {
     /// then above it), otherwise starts over at `sink`. Returns whether it was kept.
     pub fn resume(&mut self, sink: BlockHash, daa: u64) -> bool {
         self.recent.clear();
-        if let Some((_, at)) = self.current
-            && daa.saturating_sub(at) <= MAX_GAP_DAA
+        if !self.started_over
+            && let Some((_, at)) = self.current
+            && daa >= at
+            && daa - at <= MAX_GAP_DAA
         {
             return true;
         }
+        // Started over after a gap (not the first session): until a snapshot closes the gap, a
+        // session that fails and reconnects must not take this fresh anchor for one older than it.
+        self.started_over |= self.current.is_some();
         self.current = Some((sink, daa));
         false
+    }
+
+    /// A snapshot after the gap was sent: what vanished during it has been dealt with.
+    pub fn gap_closed(&mut self) {
+        self.started_over = false;
     }
 
     /// A health check read `sink` at virtual DAA score `daa`; `idle` when no search is queued or under
@@ -159,6 +171,7 @@ pub struct Search {
     /// The newest chain block the first attempt read (the sink then).
     frontier: Option<BlockHash>,
     attempts: u32,
+    forgotten: usize,
 }
 
 impl Search {
@@ -171,6 +184,7 @@ impl Search {
             max_blocks,
             frontier: None,
             attempts: 0,
+            forgotten: 0,
         }
     }
 
@@ -182,6 +196,20 @@ impl Search {
     /// Whether the block budget is spent.
     pub fn is_exhausted(&self) -> bool {
         self.blocks_fetched >= self.max_blocks
+    }
+
+    /// Stops looking for the outputs `gone` picks (created by a transaction a reorg took off the
+    /// chain: they were not spent, they went with it); returns how many.
+    pub fn forget(&mut self, gone: impl Fn(&Outpoint) -> bool) -> usize {
+        let before = self.wanted.len();
+        self.wanted.retain(|o| !gone(o));
+        self.forgotten += before - self.wanted.len();
+        before - self.wanted.len()
+    }
+
+    /// Outputs forgotten so far ([`Search::forget`]).
+    pub fn forgotten(&self) -> usize {
+        self.forgotten
     }
 
     /// The outputs whose spender is still unknown.
@@ -357,6 +385,17 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn outputs_of_an_orphan_are_forgotten_not_searched() {
+        let node = Recorded::new(recorded::virtual_chain());
+        let orphan = Outpoint { transaction_id: txid(SPENDER), index: 3 };
+        let mut search = Search::new([spent(), orphan], MAX_BLOCKS_PER_SEARCH);
+        assert_eq!(search.forget(|o| o.transaction_id == txid(SPENDER)), 1);
+        assert_eq!(search.step(&node, hash(MERGED)).await.unwrap().len(), 1);
+        assert!(search.is_done(), "the orphan's output is not missing");
+        assert_eq!((search.forgotten(), search.missing()), (1, vec![]));
+    }
+
+    #[tokio::test]
     async fn the_block_budget_bounds_a_search() {
         let node = Recorded::new(recorded::virtual_chain());
         let mut search = Search::new([spent()], 1);
@@ -527,5 +566,12 @@ mod tests {
         assert_eq!(anchor.current(), Some(old));
         assert!(!anchor.resume(newer, 1_001 + MAX_GAP_DAA), "too long away: starts over at the sink");
         assert_eq!(anchor.current(), Some(newer));
+        // That session failed before its snapshot: the next one may not take the fresh anchor for an
+        // old one (the vanished outputs were spent below it).
+        assert!(!anchor.resume(old, 1_002 + MAX_GAP_DAA));
+        anchor.gap_closed();
+        assert!(anchor.resume(new, 1_003 + MAX_GAP_DAA));
+        // A node whose DAA score is below the anchor's (reset, another node) does not keep it.
+        assert!(!anchor.resume(newer, 10));
     }
 }

@@ -463,6 +463,7 @@ async fn session(shared: &Arc<Shared>, requests: &Receiver<ChainRequest>) -> Res
         (_, false) => Gap::TooLong,
     };
     snapshot_after(shared, &rpc, gap).await.map_err(fail)?;
+    lock(&shared.anchor).gap_closed();
     shared.ready.store(true, Ordering::Release);
     {
         let mut stats = shared.stats();
@@ -561,7 +562,16 @@ async fn snapshot_after(shared: &Shared, rpc: &KaspadRpc, gap: Gap) -> Result<()
     let script = &shared.config.group_script;
     let utxos: Vec<_> =
         records.into_iter().map(|r| r.utxo).filter(|u| u.entry.script_public_key == *script).collect();
-    let gone = lock(&shared.known).snapshot(utxos.iter().map(|u| u.outpoint));
+    // Only a snapshot after a gap (or the first) resets the known outputs: a routine one may race
+    // notifications still queued, and must not swallow what a gap snapshot would find missing.
+    let gone = {
+        let mut known = lock(&shared.known);
+        if gap == Gap::None && known.has_outputs() {
+            Vec::new()
+        } else {
+            known.snapshot(utxos.iter().map(|u| u.outpoint))
+        }
+    };
     match gap {
         _ if gone.is_empty() => {}
         Gap::Searchable => {
@@ -648,15 +658,15 @@ async fn submit(shared: &Arc<Shared>, rpc: &KaspadRpc, event_id: igra_proto::Eve
 fn on_notification(shared: &Arc<Shared>, rpc: &KaspadRpc, note: Notification) {
     match note {
         Notification::VirtualChainChanged(chain) => {
-            let lost = news::chain_changed(&mut lock(&shared.known), &chain);
+            let orphaned = news::chain_changed(&mut lock(&shared.known), &chain);
             {
                 let mut stats = shared.stats();
                 stats.chain_blocks_added += chain.added.len() as u64;
                 stats.reorgs += u64::from(!chain.removed.is_empty());
             }
-            if !lost.is_empty() {
-                tracing::warn!(transactions = ?lost, removed = chain.removed.len(), "a reorg orphaned accepted transactions");
-                after_reorg(shared, rpc, &lost);
+            if !orphaned.unaccepted.is_empty() || !orphaned.inputs.is_empty() {
+                tracing::warn!(transactions = ?orphaned.unaccepted, removed = chain.removed.len(), "a reorg orphaned accepted transactions");
+                after_reorg(shared, rpc, &orphaned.unaccepted, orphaned.inputs);
             }
         }
         Notification::VirtualDaaScore(score) => {
@@ -680,7 +690,8 @@ fn on_notification(shared: &Arc<Shared>, rpc: &KaspadRpc, note: Notification) {
                 shared.send(Input::Chain(event));
             }
             if !lost.is_empty() {
-                after_reorg(shared, rpc, &lost);
+                let inputs = lock(&shared.known).inputs_of(&lost);
+                after_reorg(shared, rpc, &lost, inputs);
             }
             if !resolution.unresolved.is_empty() {
                 tracing::info!(outputs = ?resolution.unresolved, "group outputs spent by a transaction this client does not know; searching the chain");
@@ -694,23 +705,17 @@ fn on_notification(shared: &Arc<Shared>, rpc: &KaspadRpc, note: Notification) {
     }
 }
 
-/// After a reorg orphaned `lost` (reported accepted before): tells the node, then, once the UTXO index
-/// has caught up with the reorg (it follows the chain change), sends a fresh snapshot (the orphans'
-/// inputs may be spendable again, their outputs are gone) and searches the chain for the spenders of
-/// the inputs of a known orphan that did not come back: the new chain may have accepted another
-/// transaction spending them (two templates that collided on an input), which the node must learn.
-fn after_reorg(shared: &Arc<Shared>, rpc: &KaspadRpc, lost: &[TransactionId]) {
+/// After a reorg orphaned transactions: tells the node of those it had reported (`lost`), then, once
+/// the UTXO index has caught up with the reorg (it follows the chain change), sends a fresh snapshot
+/// (the orphans' inputs may be spendable again, their outputs are gone) and searches the chain for the
+/// spenders of those of the orphans' `inputs` that did not come back: the new chain may have accepted
+/// another transaction spending them (two templates that collided on an input), which the node must
+/// learn.
+fn after_reorg(shared: &Arc<Shared>, rpc: &KaspadRpc, lost: &[TransactionId], inputs: Vec<Outpoint>) {
     shared.stats().unaccepted += lost.len() as u64;
     for &transaction_id in lost {
         shared.send(Input::Chain(ChainEvent::Unaccepted { transaction_id }));
     }
-    let inputs: Vec<Outpoint> = {
-        let known = lock(&shared.known);
-        lost.iter()
-            .filter_map(|id| known.get(id))
-            .flat_map(|tx| tx.inputs.iter().map(|i| i.previous_outpoint))
-            .collect()
-    };
     let (shared, rpc) = (Arc::clone(shared), rpc.clone());
     tokio::spawn(async move {
         tokio::time::sleep(shared.config.attribution_retry.saturating_mul(REORG_SETTLE_RETRIES)).await;
@@ -778,7 +783,13 @@ async fn verify(
                 shared.attribute(spent);
             }
         }
-        Err(e) => tracing::warn!(transaction = %id, error = %e, "cannot verify an acceptance"),
+        Err(e) => {
+            tracing::warn!(transaction = %id, error = %e, "cannot verify an acceptance");
+            if if_not == IfNotFound::Search {
+                // The outputs are gone from what the client knows: search rather than lose them.
+                shared.attribute(spent);
+            }
+        }
     }
     false
 }
@@ -809,10 +820,12 @@ async fn attribute(shared: Arc<Shared>, rpc: KaspadRpc, mut queued: tokio::sync:
             .unwrap_or(Err(KaspadError::Timeout { method: "getVirtualChainFromBlock" })),
             None => Err(KaspadError::Malformed { method: "getSink", detail: "no anchor block".into() }),
         };
+        // Also after the last attempt: the chain change may have come while it ran.
+        search.forget(|o| lock(&shared.known).gone_with_orphan(o));
         let missing = search.missing();
         {
             let mut stats = shared.stats();
-            stats.attributed_spends += (wanted.len() - missing.len()) as u64;
+            stats.attributed_spends += (wanted.len() - missing.len() - search.forgotten()) as u64;
             stats.blocks_fetched += search.blocks_fetched() as u64;
             if !missing.is_empty() || outcome.is_err() {
                 stats.attribution_failures += 1;
@@ -871,6 +884,12 @@ async fn search_chain(
         if attempt > 0 {
             tokio::time::sleep(delay).await;
             delay = delay.saturating_mul(2);
+        }
+        // The UTXO diff of a reorg can come before its chain change: a removed output of a
+        // transaction the reorg orphaned is no spend, and no chain block will name a spender.
+        search.forget(|o| lock(&shared.known).gone_with_orphan(o));
+        if search.is_done() {
+            break;
         }
         for event in search.step(rpc, anchor).await? {
             tracing::info!(?event, "out-of-band spend attributed from the virtual chain");

@@ -111,43 +111,52 @@ impl ChainWindow {
     }
 }
 
-/// A bounded set remembering insertion order (the oldest leaves first).
+/// A bounded set remembering insertion order (the oldest leaves first). Each insertion gets a
+/// generation; a place in the order whose generation is not the value's current one is stale (the value
+/// was removed, or inserted again later) and is dropped without evicting anything.
 #[derive(Debug)]
 struct Recent<T: std::hash::Hash + Eq + Copy> {
-    set: HashSet<T>,
-    order: VecDeque<T>,
+    live: HashMap<T, u64>,
+    order: VecDeque<(T, u64)>,
+    next: u64,
 }
 
 impl<T: std::hash::Hash + Eq + Copy> Default for Recent<T> {
     fn default() -> Self {
-        Self { set: HashSet::new(), order: VecDeque::new() }
+        Self { live: HashMap::new(), order: VecDeque::new(), next: 0 }
     }
 }
 
 impl<T: std::hash::Hash + Eq + Copy> Recent<T> {
+    /// Inserts `value` (as the newest if it was absent), keeping at most `bound` values.
     fn insert(&mut self, value: T, bound: usize) {
-        if self.set.insert(value) {
-            self.order.push_back(value);
+        if !self.live.contains_key(&value) {
+            self.live.insert(value, self.next);
+            self.order.push_back((value, self.next));
+            self.next += 1;
         }
-        // Removed values leave their place in the order lazily, here. (A value removed and inserted
-        // again has two places; the older one evicts it early: harmless for these memories.)
-        while self.order.front().is_some_and(|v| !self.set.contains(v)) {
+        while self.live.len() > bound {
+            let Some((old, generation)) = self.order.pop_front() else { break };
+            if self.live.get(&old) == Some(&generation) {
+                self.live.remove(&old);
+            }
+        }
+        while self.order.front().is_some_and(|(v, g)| self.live.get(v) != Some(g)) {
             self.order.pop_front();
         }
-        while self.order.len() > bound {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
+        if self.order.len() > 2 * bound.max(1) {
+            let live = &self.live;
+            self.order.retain(|(v, g)| live.get(v) == Some(g));
         }
     }
 
-    /// Removes `value`; its place in the order is dropped lazily (when it reaches the front).
+    /// Removes `value`; its place in the order is dropped lazily.
     fn remove(&mut self, value: &T) -> bool {
-        self.set.remove(value)
+        self.live.remove(value).is_some()
     }
 
     fn contains(&self, value: &T) -> bool {
-        self.set.contains(value)
+        self.live.contains_key(value)
     }
 }
 
@@ -196,6 +205,17 @@ impl Known {
         }
     }
 
+    /// Whether `outpoint` was created by a transaction a reorg took off the chain (so its removal was
+    /// not a spend).
+    pub fn gone_with_orphan(&self, outpoint: &Outpoint) -> bool {
+        self.orphaned.contains(&outpoint.transaction_id) || self.window.orphaned(&outpoint.transaction_id)
+    }
+
+    /// Whether a snapshot set the known outputs yet.
+    pub fn has_outputs(&self) -> bool {
+        self.outputs.is_some()
+    }
+
     /// A snapshot of the group's outputs: becomes the known set; returns the outputs the known set held
     /// that the snapshot lacks (spent while the client was not listening), in order.
     pub fn snapshot(&mut self, outputs: impl IntoIterator<Item = Outpoint>) -> Vec<Outpoint> {
@@ -205,6 +225,25 @@ impl Known {
         gone.sort_unstable();
         self.outputs = Some(now);
         gone
+    }
+
+    /// The outputs `ids` spent, as far as the client knows: the inputs of its remembered transactions
+    /// and the spends it reported; in order, once each.
+    pub fn inputs_of(&self, ids: &[TransactionId]) -> Vec<Outpoint> {
+        let mut inputs: Vec<Outpoint> = ids
+            .iter()
+            .filter_map(|id| self.transactions.get(id))
+            .flat_map(|tx| tx.inputs.iter().map(|i| i.previous_outpoint))
+            .chain(
+                self.reported_order
+                    .iter()
+                    .filter(|o| self.reported.get(o).is_some_and(|by| ids.contains(by)))
+                    .copied(),
+            )
+            .collect();
+        inputs.sort_unstable();
+        inputs.dedup();
+        inputs
     }
 
     /// Notes that `id` was reported accepted (it is no longer orphaned).
@@ -313,6 +352,12 @@ pub fn resolve(known: &mut Known, added: &[UtxoRecord], removed: &[UtxoRecord]) 
             continue;
         }
         let id = record.utxo.outpoint.transaction_id;
+        if known.window.orphaned(&id) {
+            // A diff that kaspad's UTXO index sent after the chain change that took its transaction
+            // off the chain (the chain change does not wait for the index): stale. If a chain block
+            // accepts the transaction again, that change's own diff tells.
+            continue;
+        }
         if let std::collections::btree_map::Entry::Vacant(slot) = accepted.entry(id) {
             slot.insert(record.utxo.entry.block_daa_score);
             out.news.push(ChainEvent::Accepted {
@@ -323,7 +368,7 @@ pub fn resolve(known: &mut Known, added: &[UtxoRecord], removed: &[UtxoRecord]) 
     }
     for record in removed {
         let outpoint = record.utxo.outpoint;
-        if known.orphaned.contains(&outpoint.transaction_id) {
+        if known.gone_with_orphan(&outpoint) {
             // Created by an orphaned transaction: gone with it, not spent.
             continue;
         }
@@ -341,14 +386,25 @@ pub fn resolve(known: &mut Known, added: &[UtxoRecord], removed: &[UtxoRecord]) 
     out
 }
 
-/// A `VirtualChainChanged`: the reported transactions it orphaned (each once), to be told
-/// [`ChainEvent::Unaccepted`].
-pub fn chain_changed(known: &mut Known, chain: &VirtualChain) -> Vec<TransactionId> {
+/// What a chain change took off the chain.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Orphaned {
+    /// The reported transactions it orphaned (each once): to be told [`ChainEvent::Unaccepted`].
+    pub unaccepted: Vec<TransactionId>,
+    /// The group outputs that orphaned transactions the client knows of spent (its own submissions,
+    /// spenders it reported): if the new chain does not give them back, another transaction spent
+    /// them, and the chain must be searched for it.
+    pub inputs: Vec<Outpoint>,
+}
+
+/// A `VirtualChainChanged`: the transactions it orphaned.
+pub fn chain_changed(known: &mut Known, chain: &VirtualChain) -> Orphaned {
     let mut lost = known.window.change(chain);
     lost.sort_unstable();
     lost.dedup();
+    let inputs = known.inputs_of(&lost);
     lost.retain(|&id| known.orphan(id));
-    lost
+    Orphaned { unaccepted: lost, inputs }
 }
 
 /// The news once `id` is found accepted at `daa_score`: its acceptance, then each output it spent.
@@ -510,7 +566,7 @@ mod tests {
         };
         // Block 1 accepts 7 (ours, reported later: the chain change comes before the UTXO change), 8
         // (reported) and 9 (never reported); block 2 accepts 5.
-        assert!(chain_changed(&mut known, &grow(&[(1, &[7, 8, 9]), (2, &[5])])).is_empty());
+        assert_eq!(chain_changed(&mut known, &grow(&[(1, &[7, 8, 9]), (2, &[5])])), Orphaned::default());
         known.note_accepted(txid(7));
         known.note_spent(op(1, 0), txid(8));
         assert_eq!(known.window.len(), 2);
@@ -520,7 +576,7 @@ mod tests {
             added: vec![hash(3)],
             accepted: vec![(hash(3), vec![txid(8), txid(5), txid(6)])],
         };
-        assert_eq!(chain_changed(&mut known, &reorg), vec![txid(7)]);
+        assert_eq!(chain_changed(&mut known, &reorg).unaccepted, vec![txid(7)]);
         assert_eq!(known.window.len(), 1);
         // Off the chain now, reported or not; 8 was accepted again.
         assert!(known.window.orphaned(&txid(7)) && known.window.orphaned(&txid(9)));
@@ -528,14 +584,52 @@ mod tests {
         // Told once: the UTXO diff of the same reorg (its input back) says nothing more.
         let r = resolve(&mut known, &[], &[record(op(7, 0), 50)]);
         assert!(r.news.is_empty() && r.unresolved.is_empty(), "7's output went with it: {r:?}");
-        // Accepted again later: an ordinary acceptance, and orphaned again by a later reorg.
+        // A stale diff (sent by the index before it saw the reorg, heard after the chain change) that
+        // still shows 7's output added: not believed while 7 is off the chain.
+        let stale = resolve(&mut known, &[record(op(7, 0), 50)], &[]);
+        assert!(stale.news.is_empty(), "{stale:?}");
+        // Accepted again later (the chain change first, then its diff): an ordinary acceptance, and
+        // orphaned again by a later reorg.
+        assert_eq!(chain_changed(&mut known, &grow(&[(4, &[7])])), Orphaned::default());
+        assert!(!known.window.orphaned(&txid(7)), "on the chain again");
         let again = resolve(&mut known, &[record(op(7, 0), 70)], &[]);
         assert_eq!(again.news, vec![ChainEvent::Accepted { transaction_id: txid(7), daa_score: 70 }]);
         known.note_accepted(txid(7));
-        assert!(chain_changed(&mut known, &grow(&[(4, &[7])])).is_empty());
-        assert!(!known.window.orphaned(&txid(7)), "on the chain again");
         let reorg = VirtualChain { removed: vec![hash(4)], added: vec![], accepted: vec![] };
-        assert_eq!(chain_changed(&mut known, &reorg), vec![txid(7)]);
+        assert_eq!(chain_changed(&mut known, &reorg).unaccepted, vec![txid(7)]);
+    }
+
+    #[test]
+    fn a_diff_heard_after_the_reorg_that_orphaned_its_transaction_is_not_believed() {
+        // kaspad sends a chain change before the UTXO diff of the same virtual change (the index
+        // processes the diff first). Block 1 accepts 7 (spending (1, 0), change (7, 1)); a reorg
+        // replaces block 1 by block 2, accepting 8 instead, which spends (1, 0) too; only then does
+        // block 1's diff arrive. 7 must not be reported; the search for (1, 0) must be asked for.
+        let mut known = Known::default();
+        known.remember(txid(7), spending(&[op(1, 0)]));
+        let grow =
+            VirtualChain { removed: vec![], added: vec![hash(1)], accepted: vec![(hash(1), vec![txid(7)])] };
+        assert_eq!(chain_changed(&mut known, &grow), Orphaned::default());
+        let reorg = VirtualChain {
+            removed: vec![hash(1)],
+            added: vec![hash(2)],
+            accepted: vec![(hash(2), vec![txid(8)])],
+        };
+        assert_eq!(
+            chain_changed(&mut known, &reorg),
+            Orphaned { unaccepted: vec![], inputs: vec![op(1, 0)] },
+            "never reported, but its input must be looked at"
+        );
+        let late = resolve(&mut known, &[record(op(7, 1), 50)], &[record(op(1, 0), 3)]);
+        assert!(late.news.is_empty(), "nothing about 7: {late:?}");
+        assert_eq!(
+            late.verify.get(&txid(7)),
+            Some(&vec![op(1, 0)]),
+            "its input is checked, not taken as spent by 7"
+        );
+        // The reorg's own diff: 7's change goes (with 7), 8 spends (1, 0) without change of its own.
+        let own = resolve(&mut known, &[], &[record(op(7, 1), 50)]);
+        assert!(own.news.is_empty() && own.unresolved.is_empty(), "{own:?}");
     }
 
     #[test]
@@ -565,6 +659,29 @@ mod tests {
         // Away: (2, 0) and (3, 0) spent, (4, 0) created.
         assert_eq!(known.snapshot([op(4, 0)]), vec![op(2, 0), op(3, 0)]);
         assert!(known.snapshot([op(4, 0)]).is_empty());
+    }
+
+    #[test]
+    fn a_recent_set_keeps_its_newest_values_whatever_was_removed() {
+        let mut recent = Recent::default();
+        recent.insert(0u8, 3);
+        recent.insert(1, 3);
+        assert!(recent.remove(&1));
+        recent.insert(2, 3);
+        recent.insert(3, 3);
+        recent.insert(1, 3);
+        // Live: 0, 2, 3, 1 over a bound of 3: the oldest live value (0) goes, the newest stay.
+        assert!(!recent.contains(&0));
+        assert!(recent.contains(&1) && recent.contains(&2) && recent.contains(&3));
+        // Removals leave stale places, which never make the order outgrow twice the bound.
+        for v in 10..200u8 {
+            recent.insert(v, 3);
+            recent.remove(&v);
+            assert!(recent.order.len() <= 6 && recent.live.len() <= 3);
+        }
+        // Every live value keeps its place (so it can still be evicted).
+        let placed = recent.order.iter().filter(|(v, g)| recent.live.get(v) == Some(g)).count();
+        assert_eq!(placed, recent.live.len());
     }
 
     #[test]
