@@ -111,52 +111,78 @@ impl ChainWindow {
     }
 }
 
-/// A bounded set remembering insertion order (the oldest leaves first). Each insertion gets a
-/// generation; a place in the order whose generation is not the value's current one is stale (the value
-/// was removed, or inserted again later) and is dropped without evicting anything.
+/// A bounded map remembering insertion order (the oldest leaves first); with `V = ()`, a set. Each
+/// insertion gets a generation; a place in the order whose generation is not the key's current one is
+/// stale (the key was removed, or inserted again later) and is dropped without evicting anything.
 #[derive(Debug)]
-struct Recent<T: std::hash::Hash + Eq + Copy> {
-    live: HashMap<T, u64>,
-    order: VecDeque<(T, u64)>,
+struct Recent<K: std::hash::Hash + Eq + Copy, V = ()> {
+    live: HashMap<K, (V, u64)>,
+    order: VecDeque<(K, u64)>,
     next: u64,
 }
 
-impl<T: std::hash::Hash + Eq + Copy> Default for Recent<T> {
+impl<K: std::hash::Hash + Eq + Copy, V> Default for Recent<K, V> {
     fn default() -> Self {
         Self { live: HashMap::new(), order: VecDeque::new(), next: 0 }
     }
 }
 
-impl<T: std::hash::Hash + Eq + Copy> Recent<T> {
-    /// Inserts `value` (as the newest if it was absent), keeping at most `bound` values.
-    fn insert(&mut self, value: T, bound: usize) {
-        if !self.live.contains_key(&value) {
-            self.live.insert(value, self.next);
-            self.order.push_back((value, self.next));
+impl<K: std::hash::Hash + Eq + Copy, V> Recent<K, V> {
+    /// Maps `key` to `value` (as the newest key if it was absent; in its place if present), keeping at
+    /// most `bound` keys.
+    fn put(&mut self, key: K, value: V, bound: usize) {
+        if let Some((held, _)) = self.live.get_mut(&key) {
+            *held = value;
+        } else {
+            self.live.insert(key, (value, self.next));
+            self.order.push_back((key, self.next));
             self.next += 1;
         }
         while self.live.len() > bound {
             let Some((old, generation)) = self.order.pop_front() else { break };
-            if self.live.get(&old) == Some(&generation) {
+            if self.is_current(&old, generation) {
                 self.live.remove(&old);
             }
         }
-        while self.order.front().is_some_and(|(v, g)| self.live.get(v) != Some(g)) {
+        while self.order.front().is_some_and(|(k, g)| !self.is_current(k, *g)) {
             self.order.pop_front();
         }
         if self.order.len() > 2 * bound.max(1) {
             let live = &self.live;
-            self.order.retain(|(v, g)| live.get(v) == Some(g));
+            self.order.retain(|(k, g)| live.get(k).is_some_and(|(_, at)| at == g));
         }
     }
 
-    /// Removes `value`; its place in the order is dropped lazily.
-    fn remove(&mut self, value: &T) -> bool {
-        self.live.remove(value).is_some()
+    fn is_current(&self, key: &K, generation: u64) -> bool {
+        self.live.get(key).is_some_and(|(_, at)| *at == generation)
     }
 
-    fn contains(&self, value: &T) -> bool {
-        self.live.contains_key(value)
+    /// Removes `key`, returning its value; its place in the order is dropped lazily.
+    fn take(&mut self, key: &K) -> Option<V> {
+        self.live.remove(key).map(|(value, _)| value)
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.live.get(key).map(|(value, _)| value)
+    }
+
+    fn contains(&self, key: &K) -> bool {
+        self.live.contains_key(key)
+    }
+
+    /// The entries, oldest first.
+    fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.order.iter().filter(|(k, g)| self.is_current(k, *g)).filter_map(|(k, _)| Some((k, self.get(k)?)))
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Copy> Recent<K> {
+    fn insert(&mut self, key: K, bound: usize) {
+        self.put(key, (), bound);
+    }
+
+    fn remove(&mut self, key: &K) -> bool {
+        self.take(key).is_some()
     }
 }
 
@@ -167,8 +193,7 @@ pub struct Known {
     order: VecDeque<TransactionId>,
     spenders: HashMap<Outpoint, Vec<TransactionId>>,
     /// The spends reported to the node, by output.
-    reported: HashMap<Outpoint, TransactionId>,
-    reported_order: VecDeque<Outpoint>,
+    reported: Recent<Outpoint, TransactionId>,
     /// The transactions reported accepted to the node (an acceptance or a spend).
     accepted: Recent<TransactionId>,
     /// Transactions reported unaccepted, until accepted again.
@@ -234,12 +259,7 @@ impl Known {
             .iter()
             .filter_map(|id| self.transactions.get(id))
             .flat_map(|tx| tx.inputs.iter().map(|i| i.previous_outpoint))
-            .chain(
-                self.reported_order
-                    .iter()
-                    .filter(|o| self.reported.get(o).is_some_and(|by| ids.contains(by)))
-                    .copied(),
-            )
+            .chain(self.reported.iter().filter(|(_, by)| ids.contains(by)).map(|(o, _)| *o))
             .collect();
         inputs.sort_unstable();
         inputs.dedup();
@@ -266,13 +286,7 @@ impl Known {
     /// is no longer accepted.
     pub fn note_spent(&mut self, outpoint: Outpoint, by: TransactionId) {
         self.note_accepted(by);
-        if self.reported.insert(outpoint, by).is_none() {
-            self.reported_order.push_back(outpoint);
-            while self.reported_order.len() > MAX_REPORTED_SPENDS {
-                let Some(old) = self.reported_order.pop_front() else { break };
-                self.reported.remove(&old);
-            }
-        }
+        self.reported.put(outpoint, by, MAX_REPORTED_SPENDS);
     }
 
     /// The remembered transaction `id`.
@@ -323,8 +337,7 @@ pub fn resolve(known: &mut Known, added: &[UtxoRecord], removed: &[UtxoRecord]) 
     let mut back: HashSet<Outpoint> = HashSet::new();
     for record in added {
         let outpoint = record.utxo.outpoint;
-        if let Some(by) = known.reported.remove(&outpoint) {
-            known.reported_order.retain(|o| *o != outpoint);
+        if let Some(by) = known.reported.take(&outpoint) {
             unaccepted.insert(by);
             back.insert(outpoint);
         }
@@ -333,11 +346,10 @@ pub fn resolve(known: &mut Known, added: &[UtxoRecord], removed: &[UtxoRecord]) 
     // payment spending an orphaned payment's change; that change never shows in the diff).
     loop {
         let more: Vec<TransactionId> = known
-            .reported_order
+            .reported
             .iter()
-            .filter(|o| unaccepted.contains(&o.transaction_id))
-            .filter_map(|o| known.reported.get(o).copied())
-            .filter(|by| !unaccepted.contains(by))
+            .filter(|(o, by)| unaccepted.contains(&o.transaction_id) && !unaccepted.contains(*by))
+            .map(|(_, by)| *by)
             .collect();
         if more.is_empty() {
             break;
@@ -549,6 +561,13 @@ mod tests {
         assert!(r.unresolved.is_empty() && r.verify.is_empty(), "8's change went with 8: {r:?}");
     }
 
+    /// 32 bytes: `i` (little endian) in the first eight, `fill` in the rest.
+    fn numbered(i: usize, fill: u8) -> [u8; 32] {
+        let mut bytes = [fill; 32];
+        bytes[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        bytes
+    }
+
     fn hash(b: u8) -> BlockHash {
         BlockHash([b; 32])
     }
@@ -637,8 +656,7 @@ mod tests {
         let mut window = ChainWindow::default();
         let per_block = 1_000;
         for b in 0..=(MAX_WINDOW_IDS / per_block) {
-            let mut h = [0u8; 32];
-            h[..8].copy_from_slice(&(b as u64).to_le_bytes());
+            let h = numbered(b, 0);
             let ids = (0..per_block).map(|i| TransactionId([u8::try_from(i % 251).unwrap(); 32])).collect();
             window.change(&VirtualChain {
                 removed: vec![],
@@ -680,7 +698,7 @@ mod tests {
             assert!(recent.order.len() <= 6 && recent.live.len() <= 3);
         }
         // Every live value keeps its place (so it can still be evicted).
-        let placed = recent.order.iter().filter(|(v, g)| recent.live.get(v) == Some(g)).count();
+        let placed = recent.order.iter().filter(|(v, g)| recent.is_current(v, *g)).count();
         assert_eq!(placed, recent.live.len());
     }
 
@@ -688,12 +706,10 @@ mod tests {
     fn the_reported_spends_are_bounded() {
         let mut known = Known::default();
         for i in 0..=MAX_REPORTED_SPENDS {
-            let mut id = [2u8; 32];
-            id[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            known.note_spent(Outpoint { transaction_id: TransactionId(id), index: 0 }, txid(9));
+            known.note_spent(Outpoint { transaction_id: TransactionId(numbered(i, 2)), index: 0 }, txid(9));
         }
         assert_eq!(
-            (known.reported.len(), known.reported_order.len()),
+            (known.reported.live.len(), known.reported.order.len()),
             (MAX_REPORTED_SPENDS, MAX_REPORTED_SPENDS)
         );
     }
@@ -702,13 +718,9 @@ mod tests {
     fn the_table_is_bounded() {
         let mut known = Known::default();
         for i in 0..=MAX_KNOWN_TRANSACTIONS {
-            let mut id = [0u8; 32];
-            id[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            let mut input = [1u8; 32];
-            input[..8].copy_from_slice(&(i as u64).to_le_bytes());
             known.remember(
-                TransactionId(id),
-                spending(&[Outpoint { transaction_id: TransactionId(input), index: 0 }]),
+                TransactionId(numbered(i, 0)),
+                spending(&[Outpoint { transaction_id: TransactionId(numbered(i, 1)), index: 0 }]),
             );
         }
         assert_eq!(known.len(), MAX_KNOWN_TRANSACTIONS);
