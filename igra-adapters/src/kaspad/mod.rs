@@ -540,7 +540,7 @@ fn check(info: &ServerInfo, network: Network) -> Result<(), KaspadError> {
 
 /// Sends the runner the group's outputs now.
 async fn snapshot(shared: &Shared, rpc: &KaspadRpc) -> Result<(), KaspadError> {
-    snapshot_after(shared, rpc, Gap::None).await
+    snapshot_after(shared, rpc, Gap::None).await.map(drop)
 }
 
 /// What preceded a snapshot.
@@ -556,7 +556,12 @@ enum Gap {
 
 /// Sends the runner the group's outputs now; after `gap`, the outputs that vanished meanwhile (spent
 /// while the client was not listening) are searched for on the chain, as a removal would have been.
-async fn snapshot_after(shared: &Shared, rpc: &KaspadRpc, gap: Gap) -> Result<(), KaspadError> {
+/// Returns the snapshot's outputs.
+async fn snapshot_after(
+    shared: &Shared,
+    rpc: &KaspadRpc,
+    gap: Gap,
+) -> Result<std::collections::HashSet<Outpoint>, KaspadError> {
     let score = rpc.virtual_daa_score().await?;
     let records = rpc.utxos_by_addresses(std::slice::from_ref(&shared.address)).await?;
     let script = &shared.config.group_script;
@@ -589,8 +594,9 @@ async fn snapshot_after(shared: &Shared, rpc: &KaspadRpc, gap: Gap) -> Result<()
         stats.snapshots += 1;
         stats.virtual_daa_score = stats.virtual_daa_score.max(score);
     }
+    let outpoints = utxos.iter().map(|u| u.outpoint).collect();
     shared.send(Input::Utxos { utxos, virtual_daa_score: score });
-    Ok(())
+    Ok(outpoints)
 }
 
 /// Starts serving `request` in its own task (each call is bounded by the call timeout).
@@ -719,21 +725,17 @@ fn after_reorg(shared: &Arc<Shared>, rpc: &KaspadRpc, lost: &[TransactionId], in
     let (shared, rpc) = (Arc::clone(shared), rpc.clone());
     tokio::spawn(async move {
         tokio::time::sleep(shared.config.attribution_retry.saturating_mul(REORG_SETTLE_RETRIES)).await;
-        match rpc.utxos_by_addresses(std::slice::from_ref(&shared.address)).await {
-            Ok(records) if !inputs.is_empty() => {
-                let back: std::collections::HashSet<Outpoint> =
-                    records.iter().map(|r| r.utxo.outpoint).collect();
+        match snapshot_after(&shared, &rpc, Gap::None).await {
+            Ok(back) => {
                 let gone: Vec<Outpoint> = inputs.into_iter().filter(|o| !back.contains(o)).collect();
                 if !gone.is_empty() {
                     tracing::info!(outputs = ?gone, "inputs of an orphaned transaction stay spent; searching the chain");
                     shared.attribute(&gone);
                 }
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot read the UTXO index after a reorg"),
-        }
-        if let Err(e) = snapshot(&shared, &rpc).await {
-            tracing::warn!(error = %e, "kaspad snapshot after a reorg failed; the next session sends one");
+            Err(e) => {
+                tracing::warn!(error = %e, "kaspad snapshot after a reorg failed; the next session sends one");
+            }
         }
     });
 }
